@@ -1,0 +1,81 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *log_ident = "qubes-vif-tools";
+static bool log_syslog;
+static int log_max_level = LOG_INFO;
+static char first_error[512];
+
+void log_open(const char *ident, bool use_syslog)
+{
+	log_ident = ident;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog(ident, LOG_PID, LOG_DAEMON);
+}
+
+void log_set_max_level(int level)
+{
+	log_max_level = level;
+}
+
+int log_get_max_level(void)
+{
+	return log_max_level;
+}
+
+int errno_from_synthetic(int r)
+{
+	if (r <= -(1 << 24))
+		return -(1 << 24) - r;
+	return -r;
+}
+
+int log_full(int level, int r, const char *fmt, ...)
+{
+	char msg[512];
+	int saved_errno = errno;
+	int e = r < 0 ? errno_from_synthetic(r) : 0;
+	bool synthetic = r <= -(1 << 24);
+	va_list ap;
+	size_t n;
+
+	if (level > log_max_level && !(level <= LOG_ERR))
+		return r < 0 ? -e : r;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = strlen(msg);
+	if (r < 0 && !synthetic && n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(e));
+	/* hotplug-error and syslog are one line each, whatever came in. */
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+
+	if (level <= LOG_ERR && !first_error[0])
+		snprintf(first_error, sizeof(first_error), "%s", msg);
+
+	if (level <= log_max_level) {
+		fprintf(stderr, "%s: %s%s\n", log_ident,
+			level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "", msg);
+		if (log_syslog)
+			syslog(level, "%s", msg);
+	}
+	errno = saved_errno;
+	return r < 0 ? -e : r;
+}
+
+const char *log_first_error(void)
+{
+	return first_error[0] ? first_error : NULL;
+}
+
+void log_reset_first_error(void)
+{
+	first_error[0] = 0;
+}

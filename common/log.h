@@ -1,0 +1,35 @@
+/* Logging to stderr (manual runs) and syslog (hotplug runs). The one
+ * process-wide state of the project: the tool name, the verbosity, and the
+ * last error message, which becomes hotplug-error. */
+#pragma once
+
+#include <stdbool.h>
+#include <syslog.h>
+
+#include "util.h"
+
+void log_open(const char *ident, bool use_syslog);
+void log_set_max_level(int level); /* LOG_INFO by default, LOG_DEBUG with -v */
+int log_get_max_level(void);
+
+/* Logs at level; returns r (so "return log_..." works). */
+int log_full(int level, int r, const char *fmt, ...) _printf_(3, 4);
+
+#define log_debug(...) log_full(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...) log_full(LOG_INFO, 0, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...) log_full(LOG_ERR, 0, __VA_ARGS__)
+/* Appends ": strerror(-r)" and returns r (negative). */
+#define log_warning_errno(r, ...) log_full(LOG_WARNING, (r), __VA_ARGS__)
+#define log_error_errno(r, ...) log_full(LOG_ERR, (r), __VA_ARGS__)
+#define log_debug_errno(r, ...) log_full(LOG_DEBUG, (r), __VA_ARGS__)
+
+/* Text of the first error logged since the start (the root cause), or NULL.
+ * Later errors are consequences (e.g. rollback messages) and are not kept. */
+const char *log_first_error(void);
+void log_reset_first_error(void);
+
+/* Errors built from bad input carry no errno text: pass this as r to get
+ * the message alone, and the function still returns -EINVAL. */
+#define SYNTHETIC_ERRNO(e) (-(1 << 24) - (e))
+int errno_from_synthetic(int r);

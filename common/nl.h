@@ -1,0 +1,49 @@
+/* rtnetlink through libnl-route-3: links, addresses, routes, neighbours.
+ * Every function returns 0 (or 1/0 for *_exists) or -errno: the exact errno
+ * the kernel sent, not libnl's lossy NLE code. Adding what exists gives
+ * -EEXIST; deleting what is missing gives -ENOENT (whatever the kernel
+ * said: ESRCH, EADDRNOTAVAIL, ENOENT). Nothing here logs above debug. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct nlr;
+
+int nlr_open(struct nlr **ret);
+struct nlr *nlr_free(struct nlr *n);
+
+/* libnl NLE_* code -> -errno (the fallback when the kernel's own errno was
+ * not seen): NLE_EXIST -> -EEXIST, NLE_OBJ_NOTFOUND -> -ENOENT,
+ * NLE_NOMEM -> -ENOMEM, NLE_NODEV -> -ENODEV, anything else -> -EIO. */
+int nlr_errno_from_nle(int nle);
+
+struct nlr_link {
+	int ifindex;
+	bool up; /* IFF_UP set */
+	char name[IFNAME_MAX];
+};
+
+int nlr_link_get(struct nlr *n, const char *name, struct nlr_link *ret); /* -ENODEV when absent */
+int nlr_link_set_up(struct nlr *n, int ifindex, bool up);
+int nlr_link_rename(struct nlr *n, int ifindex, const char *newname);
+
+/* Host address (/32 or /128; IPv6 with IFA_F_NODAD). */
+int nlr_addr_add(struct nlr *n, int ifindex, const struct ip_addr *a);
+int nlr_addr_del(struct nlr *n, int ifindex, const struct ip_addr *a);
+int nlr_addr_exists(struct nlr *n, int ifindex, const struct ip_addr *a);
+
+/* Host route to dst via ifindex in the main table: IPv4 "scope link
+ * metric M", IPv6 "metric M". */
+int nlr_route_add(struct nlr *n, int ifindex, const struct ip_addr *dst, uint32_t metric);
+int nlr_route_del(struct nlr *n, int ifindex, const struct ip_addr *dst, uint32_t metric);
+int nlr_route_exists(struct nlr *n, int ifindex, const struct ip_addr *dst, uint32_t metric);
+
+/* Permanent neighbour entry. replace=false: NLM_F_CREATE|NLM_F_EXCL
+ * (-EEXIST when any entry for a exists); replace=true: CREATE|REPLACE. */
+int nlr_neigh_add(struct nlr *n, int ifindex, const struct ip_addr *a, const struct mac_addr *mac, bool replace);
+int nlr_neigh_del(struct nlr *n, int ifindex, const struct ip_addr *a);
+/* -ENOENT when there is no entry for a on ifindex. */
+int nlr_neigh_get(struct nlr *n, int ifindex, const struct ip_addr *a, struct mac_addr *ret_mac, bool *ret_permanent);

@@ -1,0 +1,262 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+#include "testlib.h"
+
+static char lockfile[64];
+static char xs_dir[64];
+
+void tl_netns_setup(void)
+{
+	int fd;
+
+	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0, "unshare: %m");
+	/* Keep our mounts (the /sys below) out of the host's namespace. */
+	ck_assert_msg(mount("none", "/", NULL, MS_REC | MS_SLAVE, NULL) == 0, "make-rslave: %m");
+	/* /sys/class/net shows the netns of whoever mounted sysfs. */
+	(void)umount2("/sys", MNT_DETACH);
+	ck_assert_msg(mount("sysfs", "/sys", "sysfs", 0, NULL) == 0, "mount sysfs: %m");
+
+	strcpy(lockfile, "/tmp/qvt-xtlock.XXXXXX");
+	fd = mkstemp(lockfile);
+	ck_assert_msg(fd >= 0, "mkstemp: %m");
+	close(fd);
+	setenv("XTABLES_LOCKFILE", lockfile, 1);
+
+	free(tl_sh("ip link set lo up"));
+}
+
+void tl_netns_teardown(void)
+{
+	if (lockfile[0])
+		unlink(lockfile);
+}
+
+static int wait_status(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+static int run_v(char **ret_out, const char *fmt, va_list ap)
+{
+	_cleanup_free_ char *cmd = NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int pipefd[2];
+	pid_t pid;
+	int r;
+
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		return -ENOMEM;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		n = read(pipefd[0], buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(pipefd[0]);
+	buf[len] = 0;
+	r = wait_status(pid);
+	if (ret_out)
+		*ret_out = buf;
+	else
+		free(buf);
+	return r;
+}
+
+int tl_run(char **ret_out, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = run_v(ret_out, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+char *tl_sh(const char *fmt, ...)
+{
+	char *out = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = run_v(&out, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(r == 0, "command failed with %d: %s", r, fmt);
+	return out;
+}
+
+const char *tl_prog(const char *var)
+{
+	const char *p = getenv(var);
+
+	ck_assert_msg(p && *p, "%s is not set (run the tests through meson test)", var);
+	return p;
+}
+
+pid_t tl_xenstored_start(void)
+{
+	const char *prog = tl_prog("TEST_XENSTORED");
+	char sock[128];
+	pid_t pid;
+
+	strcpy(xs_dir, "/tmp/qvt-xs.XXXXXX");
+	ck_assert_msg(mkdtemp(xs_dir), "mkdtemp: %m");
+	snprintf(sock, sizeof(sock), "%s/socket", xs_dir);
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %m");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(prog, prog, "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	setenv("XENSTORED_PATH", sock, 1);
+
+	for (int i = 0; i < 500; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok;
+
+		strcpy(sa.sun_path, sock);
+		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return pid;
+		usleep(10000);
+	}
+	ck_abort_msg("test xenstored did not start on %s", sock);
+	return -1;
+}
+
+void tl_xenstored_stop(pid_t pid)
+{
+	char path[160];
+
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		(void)wait_status(pid);
+	}
+	if (xs_dir[0]) {
+		snprintf(path, sizeof(path), "%s/socket", xs_dir);
+		unlink(path);
+		rmdir(xs_dir);
+	}
+}
+
+static struct xs_handle *xs_test_open(void)
+{
+	struct xs_handle *h = xs_open(0);
+
+	ck_assert_msg(h, "xs_open: %m");
+	return h;
+}
+
+void tl_xs_write(const char *path, const char *value)
+{
+	struct xs_handle *h = xs_test_open();
+	bool ok = xs_write(h, XBT_NULL, path, value, strlen(value));
+
+	xs_close(h);
+	ck_assert_msg(ok, "xs_write %s: %m", path);
+}
+
+char *tl_xs_read(const char *path)
+{
+	struct xs_handle *h = xs_test_open();
+	char *v = xs_read(h, XBT_NULL, path, NULL);
+
+	xs_close(h);
+	return v;
+}
+
+void tl_xs_rm(const char *path)
+{
+	struct xs_handle *h = xs_test_open();
+
+	xs_rm(h, XBT_NULL, path);
+	xs_close(h);
+}
+
+static bool netns_probe(void)
+{
+	pid_t pid;
+
+	if (geteuid() != 0)
+		return false;
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0 ? 0 : 1);
+	return wait_status(pid) == 0;
+}
+
+int tl_main(Suite *s, bool needs_root)
+{
+	SRunner *sr;
+	int failed;
+
+	if (needs_root && !netns_probe()) {
+		const char *ci = getenv("CI");
+
+		if (ci && streq(ci, "true")) {
+			fprintf(stderr, "FAIL: this suite needs root and network namespaces, and CI=true forbids skipping it\n");
+			return EXIT_FAILURE;
+		}
+		fprintf(stderr, "SKIP: needs root and unshare(CLONE_NEWNET)\n");
+		return 77;
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

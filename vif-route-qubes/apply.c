@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int make_iso_c_happy_apply;
