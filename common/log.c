@@ -7,7 +7,7 @@
 static const char *log_ident = "qubes-vif-tools";
 static bool log_syslog;
 static int log_max_level = LOG_INFO;
-static char first_error[512];
+static char last_error[512];
 
 void log_open(const char *ident, bool use_syslog)
 {
@@ -43,7 +43,7 @@ int log_full(int level, int r, const char *fmt, ...)
 	va_list ap;
 	size_t n;
 
-	if (level > log_max_level && !(level <= LOG_ERR))
+	if (level > log_max_level && level > LOG_ERR)
 		return r < 0 ? -e : r;
 
 	va_start(ap, fmt);
@@ -52,13 +52,14 @@ int log_full(int level, int r, const char *fmt, ...)
 	n = strlen(msg);
 	if (r < 0 && !synthetic && n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(e));
-	/* hotplug-error and syslog are one line each, whatever came in. */
+	/* hotplug-error and syslog get one printable line, whatever bytes an
+	 * untrusted value brought in. */
 	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 
-	if (level <= LOG_ERR && !first_error[0])
-		snprintf(first_error, sizeof(first_error), "%s", msg);
+	if (level <= LOG_ERR)
+		snprintf(last_error, sizeof(last_error), "%s", msg);
 
 	if (level <= log_max_level) {
 		fprintf(stderr, "%s: %s%s\n", log_ident,
@@ -70,12 +71,12 @@ int log_full(int level, int r, const char *fmt, ...)
 	return r < 0 ? -e : r;
 }
 
-const char *log_first_error(void)
+const char *log_last_error(void)
 {
-	return first_error[0] ? first_error : NULL;
+	return last_error[0] ? last_error : NULL;
 }
 
-void log_reset_first_error(void)
+void log_reset_last_error(void)
 {
-	first_error[0] = 0;
+	last_error[0] = 0;
 }

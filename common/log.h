@@ -24,10 +24,10 @@ int log_full(int level, int r, const char *fmt, ...) _printf_(3, 4);
 #define log_error_errno(r, ...) log_full(LOG_ERR, (r), __VA_ARGS__)
 #define log_debug_errno(r, ...) log_full(LOG_DEBUG, (r), __VA_ARGS__)
 
-/* Text of the first error logged since the start (the root cause), or NULL.
- * Later errors are consequences (e.g. rollback messages) and are not kept. */
-const char *log_first_error(void);
-void log_reset_first_error(void);
+/* Text of the last error logged, or NULL: what hotplug-error reports. The
+ * failing step logs last (rollback trouble is logged as warnings). */
+const char *log_last_error(void);
+void log_reset_last_error(void);
 
 /* Errors built from bad input carry no errno text: pass this as r to get
  * the message alone, and the function still returns -EINVAL. */

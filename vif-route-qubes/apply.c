@@ -1,2 +1,569 @@
-/* placeholder */
-typedef int make_iso_c_happy_apply;
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply.h"
+#include "config.h"
+#include "conntrack.h"
+#include "hooks.h"
+#include "log.h"
+#include "nl.h"
+#include "sysctl.h"
+#include "util.h"
+#include "xs.h"
+
+/* What one executed action changed, so that a failed online can undo
+ * exactly that and nothing that was there before it ran. */
+struct done {
+	bool changed;
+	char old_value[32];               /* ACT_SYSCTL */
+	bool inserted[PLAN_MAX_RULES];    /* ACT_ANTISPOOF */
+};
+
+static bool missing_errno(int r)
+{
+	return r == -ENOENT || r == -ENODEV || r == -ESRCH || r == -EADDRNOTAVAIL;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+int apply_find_link(struct apply_ctx *c, const struct vif_input *in, unsigned wait_ms)
+{
+	unsigned long long deadline = now_ms() + wait_ms;
+	unsigned pause = 1;
+
+	for (;;) {
+		struct nlr_link l;
+		int r;
+
+		r = nlr_link_get(c->nl, in->ifname, &l);
+		c->found_as_vif = false;
+		if (r == -ENODEV && in->rename) {
+			r = nlr_link_get(c->nl, in->vif, &l);
+			c->found_as_vif = r == 0;
+		}
+		if (r == 0) {
+			c->ifindex = l.ifindex;
+			c->link_up = l.up;
+			return 0;
+		}
+		if (r != -ENODEV)
+			return r;
+		c->ifindex = 0;
+		if (now_ms() >= deadline)
+			return -ENODEV;
+		sleep_ms(pause);
+		pause = pause < 50 ? pause * 2 : 50;
+	}
+}
+
+/* --- x_tables: one commit per family table ------------------------------ */
+
+static const char prerouting[] = "PREROUTING";
+
+struct antispoof_edit {
+	const struct action *a;
+	struct done *d;
+	enum { EDIT_INSERT, EDIT_DELETE_ALL, EDIT_UNDO, EDIT_CHECK } mode;
+	bool present[PLAN_MAX_RULES];
+};
+
+static int antispoof_edit(struct ipt_table *t, void *userdata)
+{
+	struct antispoof_edit *e = userdata;
+	const struct action *a = e->a;
+	unsigned pos = 0;
+	int changed = 0, r;
+
+	for (unsigned i = 0; i < a->n_rules; i++) {
+		const struct ipt_drop_rule *rule = &a->rules[i];
+
+		switch (e->mode) {
+		case EDIT_INSERT:
+			e->d->inserted[i] = false;
+			r = ipt_drop_check(t, prerouting, rule);
+			if (r < 0)
+				return r;
+			if (r > 0)
+				continue;
+			r = ipt_drop_insert(t, prerouting, rule, pos++);
+			if (r < 0)
+				return r;
+			e->d->inserted[i] = true;
+			changed++;
+			break;
+		case EDIT_UNDO:
+			if (!e->d->inserted[i])
+				continue;
+			r = ipt_drop_delete(t, prerouting, rule);
+			if (r < 0 && r != -ENOENT)
+				return r;
+			changed += r == 0;
+			break;
+		case EDIT_DELETE_ALL:
+			/* Copies left by older tools go too; bounded all the same. */
+			for (int n = 0; n < 64; n++) {
+				r = ipt_drop_delete(t, prerouting, rule);
+				if (r == -ENOENT)
+					break;
+				if (r < 0)
+					return r;
+				changed++;
+			}
+			break;
+		case EDIT_CHECK:
+			r = ipt_drop_check(t, prerouting, rule);
+			if (r < 0)
+				return r;
+			e->present[i] = r > 0;
+			break;
+		}
+	}
+	return changed;
+}
+
+static int antispoof_run(const struct action *a, struct done *d, int mode, struct antispoof_edit *ret_edit)
+{
+	struct antispoof_edit e = { .a = a, .d = d, .mode = mode };
+	int r;
+
+	r = ipt_transaction(a->family, "raw", antispoof_edit, &e);
+	if (ret_edit)
+		*ret_edit = e;
+	return r;
+}
+
+/* --- one function per action type ---------------------------------------- */
+
+static int do_rename(struct apply_ctx *c, struct done *d)
+{
+	const struct vif_input *in = c->plan->in;
+	int r;
+
+	if (!c->found_as_vif)
+		return 0;
+	/* Older kernels refuse to rename a running interface. */
+	if (c->link_up) {
+		r = nlr_link_set_up(c->nl, c->ifindex, false);
+		if (r < 0)
+			return r;
+		c->link_up = false;
+	}
+	r = nlr_link_rename(c->nl, c->ifindex, in->ifname);
+	if (r < 0)
+		return r;
+	c->found_as_vif = false;
+	d->changed = true;
+	return 0;
+}
+
+static int do_sysctl(struct apply_ctx *c, const struct action *a, struct done *d)
+{
+	const char *ifn = c->plan->in->ifname;
+	int r;
+
+	if (a->remove) {
+		if (c->ifindex == 0)
+			return 0;
+		r = sysctl_if_write(a->family, ifn, a->key, a->value);
+		return missing_errno(r) ? 0 : r;
+	}
+	r = sysctl_if_read(a->family, ifn, a->key, d->old_value, sizeof(d->old_value));
+	if (r < 0)
+		return r;
+	if (streq(d->old_value, a->value))
+		return 0;
+	r = sysctl_if_write(a->family, ifn, a->key, a->value);
+	if (r < 0)
+		return r;
+	d->changed = true;
+	return 0;
+}
+
+static int do_antispoof(const struct action *a, struct done *d)
+{
+	int r = antispoof_run(a, d, a->remove ? EDIT_DELETE_ALL : EDIT_INSERT, NULL);
+
+	if (r < 0)
+		return r;
+	d->changed = !a->remove && r > 0;
+	return 0;
+}
+
+static int do_ct_purge(const struct action *a)
+{
+	unsigned n = 0;
+	int r;
+
+	r = ct_purge_addr(&a->addr, &n);
+	if (r < 0 && a->remove) {
+		char buf[IP_ADDR_STRLEN];
+
+		log_warning_errno(r, "purging conntrack entries of %s, ignoring", ip_addr_to_string(&a->addr, buf));
+		return 0;
+	}
+	if (n > 0)
+		log_debug("purged %u conntrack entries", n);
+	return r;
+}
+
+static int do_neigh(struct apply_ctx *c, const struct action *a, struct done *d)
+{
+	const struct vif_input *in = c->plan->in;
+	struct mac_addr cur;
+	bool permanent;
+	int r;
+
+	if (a->remove) {
+		if (c->ifindex == 0)
+			return 0;
+		r = nlr_neigh_del(c->nl, c->ifindex, &a->addr);
+		return missing_errno(r) ? 0 : r;
+	}
+	r = nlr_neigh_add(c->nl, c->ifindex, &a->addr, &in->mac, false);
+	if (r == 0) {
+		d->changed = true;
+		return 0;
+	}
+	if (r != -EEXIST)
+		return r;
+	r = nlr_neigh_get(c->nl, c->ifindex, &a->addr, &cur, &permanent);
+	if (r == 0 && permanent && memcmp(&cur, &in->mac, sizeof(cur)) == 0)
+		return 0;
+	/* A stale entry (another MAC, or learned): ours replaces it. What it
+	 * was is not worth restoring on rollback. */
+	return nlr_neigh_add(c->nl, c->ifindex, &a->addr, &in->mac, true);
+}
+
+static int do_link(struct apply_ctx *c, const struct action *a, struct done *d)
+{
+	int r;
+
+	if (a->remove) {
+		if (c->ifindex == 0)
+			return 0;
+		r = nlr_link_set_up(c->nl, c->ifindex, false);
+		return missing_errno(r) ? 0 : r;
+	}
+	if (c->link_up)
+		return 0;
+	r = nlr_link_set_up(c->nl, c->ifindex, true);
+	if (r < 0)
+		return r;
+	c->link_up = true;
+	d->changed = true;
+	return 0;
+}
+
+static int do_route(struct apply_ctx *c, const struct action *a, struct done *d)
+{
+	uint32_t metric = c->plan->in->metric;
+	int r;
+
+	if (a->remove) {
+		if (c->ifindex == 0)
+			return 0;
+		r = nlr_route_del(c->nl, c->ifindex, &a->addr, metric);
+		return missing_errno(r) ? 0 : r;
+	}
+	r = nlr_route_add(c->nl, c->ifindex, &a->addr, metric);
+	if (r == -EEXIST)
+		return 0;
+	d->changed = r == 0;
+	return r;
+}
+
+static int do_addr(struct apply_ctx *c, const struct action *a, struct done *d)
+{
+	int r;
+
+	if (a->remove) {
+		if (c->ifindex == 0)
+			return 0;
+		r = nlr_addr_del(c->nl, c->ifindex, &a->addr);
+		return missing_errno(r) ? 0 : r;
+	}
+	r = nlr_addr_add(c->nl, c->ifindex, &a->addr);
+	if (r == -EEXIST)
+		return 0;
+	d->changed = r == 0;
+	return r;
+}
+
+static int do_hook(struct apply_ctx *c, const struct action *a, bool offline, struct done *d)
+{
+	const struct vif_input *in = c->plan->in;
+	char buf[IP_ADDR_STRLEN];
+	int r;
+
+	r = hooks_run(c->hooks_dir, offline ? "offline" : "online", in->ifname, in->type,
+		      a->has_addr ? ip_addr_to_string(&a->addr, buf) : NULL);
+	if (r < 0)
+		log_warning_errno(r, "cannot read network hooks directory '%s', ignoring", c->hooks_dir);
+	if (d)
+		d->changed = r > 0;
+	return 0;
+}
+
+static int do_xs_status(struct apply_ctx *c)
+{
+	return xsh_write_at(c->xs, c->plan->in->xenbus_path, "hotplug-status", "connected");
+}
+
+static int do_action(struct apply_ctx *c, const struct action *a, struct done *d)
+{
+	switch (a->type) {
+	case ACT_RENAME:
+		return do_rename(c, d);
+	case ACT_SYSCTL:
+		return do_sysctl(c, a, d);
+	case ACT_ANTISPOOF:
+		return do_antispoof(a, d);
+	case ACT_CT_PURGE:
+		return do_ct_purge(a);
+	case ACT_NEIGH:
+		return do_neigh(c, a, d);
+	case ACT_LINK:
+		return do_link(c, a, d);
+	case ACT_ROUTE:
+		return do_route(c, a, d);
+	case ACT_HOOK:
+		return do_hook(c, a, a->remove, d);
+	case ACT_ADDR:
+		return do_addr(c, a, d);
+	case ACT_XS_STATUS:
+		return do_xs_status(c);
+	case ACT_SKIP:
+		log_error("%s", a->note);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* --- rollback ------------------------------------------------------------ */
+
+static int undo_action(struct apply_ctx *c, const struct action *a, struct done *d)
+{
+	const struct vif_input *in = c->plan->in;
+
+	switch (a->type) {
+	case ACT_RENAME:
+		return nlr_link_rename(c->nl, c->ifindex, in->vif);
+	case ACT_SYSCTL:
+		return sysctl_if_write(a->family, in->ifname, a->key, d->old_value);
+	case ACT_ANTISPOOF: {
+		int r = antispoof_run(a, d, EDIT_UNDO, NULL);
+		return r < 0 ? r : 0;
+	}
+	case ACT_NEIGH:
+		return nlr_neigh_del(c->nl, c->ifindex, &a->addr);
+	case ACT_LINK:
+		return nlr_link_set_up(c->nl, c->ifindex, false);
+	case ACT_ROUTE:
+		return nlr_route_del(c->nl, c->ifindex, &a->addr, in->metric);
+	case ACT_ADDR:
+		return nlr_addr_del(c->nl, c->ifindex, &a->addr);
+	case ACT_HOOK:
+		/* Tell the hooks that what they set up for this address is gone. */
+		return do_hook(c, a, true, NULL);
+	default:
+		return 0;
+	}
+}
+
+static void rollback(struct apply_ctx *c, struct done *done, unsigned upto)
+{
+	char buf[512];
+
+	for (unsigned i = upto; i-- > 0;) {
+		const struct action *a = &c->plan->actions[i];
+		int r;
+
+		if (!done[i].changed)
+			continue;
+		r = undo_action(c, a, &done[i]);
+		if (r < 0 && !missing_errno(r))
+			log_warning_errno(r, "rollback: undoing '%s' failed, ignoring",
+					  action_describe(c->plan, a, buf, sizeof(buf)));
+		else
+			log_debug("rollback: undid '%s'", action_describe(c->plan, a, buf, sizeof(buf)));
+	}
+}
+
+int apply_plan(struct apply_ctx *c)
+{
+	const struct plan *p = c->plan;
+	_cleanup_free_ struct done *done = calloc(p->n, sizeof(*done));
+	char buf[512];
+
+	if (!done)
+		return log_error_errno(-ENOMEM, "out of memory");
+
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct action *a = &p->actions[i];
+		int r;
+
+		log_debug("%s", action_describe(p, a, buf, sizeof(buf)));
+#if ENABLE_FAULT_INJECTION
+		if ((int)i == c->fault_step) {
+			r = log_error_errno(SYNTHETIC_ERRNO(EIO), "%s %s: %s: injected fault (step %u)",
+					    vif_cmd_to_string(p->cmd), p->in->ifname,
+					    action_describe(p, a, buf, sizeof(buf)), i);
+			rollback(c, done, i);
+			return r;
+		}
+#endif
+		r = do_action(c, a, &done[i]);
+		if (r >= 0)
+			continue;
+		if (p->cmd == VIF_CMD_ONLINE) {
+			r = log_error_errno(r, "%s %s: %s", vif_cmd_to_string(p->cmd), p->in->ifname,
+					    action_describe(p, a, buf, sizeof(buf)));
+			rollback(c, done, i);
+			return r;
+		}
+		/* offline never stops at a piece it cannot remove. */
+		log_warning_errno(r, "%s %s: %s, ignoring", vif_cmd_to_string(p->cmd), p->in->ifname,
+				  action_describe(p, a, buf, sizeof(buf)));
+	}
+	return 0;
+}
+
+void apply_print_dry_run(const struct plan *p)
+{
+	char buf[1024];
+
+	for (unsigned i = 0; i < p->n; i++)
+		printf("%2u  %s\n", i, action_describe(p, &p->actions[i], buf, sizeof(buf)));
+}
+
+/* --- status -------------------------------------------------------------- */
+
+static void status_line(bool present, unsigned *missing, const char *fmt, ...) _printf_(3, 4);
+
+static void status_line(bool present, unsigned *missing, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-8s ", present ? "present" : "missing");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (!present)
+		(*missing)++;
+}
+
+static int status_rules(const struct action *a, unsigned *missing)
+{
+	struct antispoof_edit e;
+	struct done d = {};
+	int r;
+
+	r = antispoof_run(a, &d, EDIT_CHECK, &e);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < a->n_rules; i++) {
+		char rule[160];
+
+		status_line(e.present[i], missing, "rule      %s raw PREROUTING %s",
+			    a->family == AF_INET ? "iptables" : "ip6tables",
+			    ipt_drop_rule_to_string(&a->rules[i], rule, sizeof(rule)));
+	}
+	return 0;
+}
+
+static int status_action(struct apply_ctx *c, const struct action *a, unsigned *missing)
+{
+	const struct vif_input *in = c->plan->in;
+	const char *ifn = in->ifname;
+	char addr[IP_ADDR_STRLEN], mac[18], val[32];
+	int r = 0;
+
+	if (a->has_addr)
+		ip_addr_to_string(&a->addr, addr);
+
+	switch (a->type) {
+	case ACT_RENAME:
+		status_line(c->ifindex != 0 && !c->found_as_vif, missing, "interface %s (renamed from %s)", ifn,
+			    in->vif);
+		break;
+	case ACT_SYSCTL:
+		r = c->ifindex ? sysctl_if_read(a->family, ifn, a->key, val, sizeof(val)) : -ENODEV;
+		status_line(r == 0 && streq(val, a->value), missing, "sysctl    net.%s.conf.%s.%s = %s",
+			    a->family == AF_INET ? "ipv4" : "ipv6", ifn, a->key, a->value);
+		r = 0;
+		break;
+	case ACT_ANTISPOOF:
+		r = status_rules(a, missing);
+		break;
+	case ACT_NEIGH: {
+		struct mac_addr cur;
+		bool perm = false;
+
+		r = c->ifindex ? nlr_neigh_get(c->nl, c->ifindex, &a->addr, &cur, &perm) : -ENODEV;
+		status_line(r == 0 && perm && memcmp(&cur, &in->mac, sizeof(cur)) == 0, missing,
+			    "neighbour %s lladdr %s dev %s PERMANENT", addr, mac_to_string(&in->mac, mac), ifn);
+		r = missing_errno(r) ? 0 : r;
+		break;
+	}
+	case ACT_LINK:
+		status_line(c->ifindex != 0 && c->link_up, missing, "link      %s up", ifn);
+		break;
+	case ACT_ROUTE:
+		r = c->ifindex ? nlr_route_exists(c->nl, c->ifindex, &a->addr, in->metric) : 0;
+		status_line(r > 0, missing, "route     %s dev %s%s metric %u", addr, ifn,
+			    a->family == AF_INET ? " scope link" : "", in->metric);
+		break;
+	case ACT_ADDR:
+		r = c->ifindex ? nlr_addr_exists(c->nl, c->ifindex, &a->addr) : 0;
+		status_line(r > 0, missing, "address   %s/%u dev %s", addr, ip_addr_host_prefixlen(&a->addr), ifn);
+		break;
+	case ACT_XS_STATUS: {
+		_cleanup_free_ char *v = NULL;
+
+		r = xsh_read_at(c->xs, in->xenbus_path, "hotplug-status", &v);
+		status_line(r == 0 && streq(v, "connected"), missing, "xenstore  %s/hotplug-status = connected",
+			    in->xenbus_path);
+		r = missing_errno(r) ? 0 : r;
+		break;
+	}
+	case ACT_SKIP:
+		printf("%-8s %s\n", "skipped", a->note);
+		break;
+	default: /* hooks and conntrack leave nothing to look at */
+		break;
+	}
+	return r < 0 ? r : 0;
+}
+
+int apply_status(struct apply_ctx *c)
+{
+	unsigned missing = 0;
+
+	if (c->ifindex == 0)
+		printf("%-8s interface %s\n", "missing", c->plan->in->ifname), missing++;
+	for (unsigned i = 0; i < c->plan->n; i++) {
+		int r = status_action(c, &c->plan->actions[i], &missing);
+
+		if (r < 0)
+			return r;
+	}
+	return (int)missing;
+}

@@ -1,2 +1,274 @@
-/* placeholder */
-typedef int make_iso_c_happy_input;
+#include <stdio.h>
+#include <string.h>
+
+#include "input.h"
+#include "log.h"
+#include "util.h"
+#include "xs.h"
+
+static const char *const cmd_names[_VIF_CMD_MAX] = {
+	[VIF_CMD_ONLINE] = "online",
+	[VIF_CMD_OFFLINE] = "offline",
+	[VIF_CMD_ADD] = "add",
+	[VIF_CMD_REMOVE] = "remove",
+	[VIF_CMD_STATUS] = "status",
+};
+
+int vif_cmd_from_string(const char *s, enum vif_cmd *ret)
+{
+	for (int i = 0; i < _VIF_CMD_MAX; i++)
+		if (streq(s, cmd_names[i])) {
+			*ret = (enum vif_cmd)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *vif_cmd_to_string(enum vif_cmd c)
+{
+	return c < _VIF_CMD_MAX ? cmd_names[c] : "?";
+}
+
+/* Reads a decimal with no sign and no leading zero; advances *p. */
+static int take_number(const char **p, unsigned *ret)
+{
+	const char *s = *p;
+	unsigned long v = 0;
+	int n = 0;
+
+	if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+		return -EINVAL;
+	while (*s >= '0' && *s <= '9' && n < 10) {
+		v = v * 10 + (unsigned long)(*s++ - '0');
+		n++;
+	}
+	if (n == 0 || n == 10 || v > 0xffffffu)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	*p = s;
+	return 0;
+}
+
+int xenbus_path_parse(const char *path, unsigned *ret_domid, unsigned *ret_devid)
+{
+	const char *p = path;
+	unsigned self, domid, devid;
+
+	if (!p || strlen(p) >= XENBUS_PATH_MAX)
+		return -EINVAL;
+	if (startswith(p, "/local/domain/")) {
+		p += strlen("/local/domain/");
+		if (take_number(&p, &self) < 0 || *p++ != '/')
+			return -EINVAL;
+	}
+	if (!startswith(p, "backend/vif/"))
+		return -EINVAL;
+	p += strlen("backend/vif/");
+	if (take_number(&p, &domid) < 0 || *p++ != '/')
+		return -EINVAL;
+	if (take_number(&p, &devid) < 0 || *p)
+		return -EINVAL;
+	*ret_domid = domid;
+	*ret_devid = devid;
+	return 0;
+}
+
+int vif_input_from_env(const char *vif, const char *xenbus_path, struct vif_input *in)
+{
+	unsigned xb_domid, xb_devid;
+	int r;
+
+	if (!xenbus_path || !*xenbus_path)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "XENBUS_PATH is not set");
+	if (xenbus_path_parse(xenbus_path, &xb_domid, &xb_devid) < 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+				       "XENBUS_PATH '%.*s' is not backend/vif/DOMID/DEVID",
+				       XENBUS_PATH_MAX, xenbus_path);
+	snprintf(in->xenbus_path, sizeof(in->xenbus_path), "%s", xenbus_path);
+
+	if (!vif || !*vif)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "the vif environment variable is not set");
+	r = vif_name_parse(vif, &in->domid, &in->devid);
+	if (r == -ERANGE)
+		return log_error_errno(SYNTHETIC_ERRNO(ERANGE), "bad interface name '%.*s': domid is over %d",
+				       IFNAME_MAX, vif, VIF_MAX_DOMID);
+	if (r < 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+				       "bad interface name '%.*s': expected vifDOMID.DEVID", IFNAME_MAX, vif);
+	if (in->domid != xb_domid || in->devid != xb_devid)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "interface '%s' does not belong to XENBUS_PATH '%s'",
+				       vif, in->xenbus_path);
+
+	snprintf(in->vif, sizeof(in->vif), "%s", vif);
+	snprintf(in->ifname, sizeof(in->ifname), "%s", vif);
+	in->metric = VIF_MAX_DOMID - in->domid;
+	return 0;
+}
+
+static bool is_type_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+static int parse_addrs(const char *value, const char *where, struct vif_input *in)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		struct ip_addr a;
+		bool dup = false;
+
+		if (ip_addr_parse(tok, AF_UNSPEC, &a) < 0)
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "invalid address '%.64s' in %s", tok, where);
+		if (!ip_addr_is_unicast_host(&a))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+					       "address '%s' in %s is not a unicast host address", tok, where);
+		for (unsigned i = 0; i < in->n_addrs; i++)
+			dup = dup || ip_addr_equal(&in->addrs[i], &a);
+		if (dup)
+			continue;
+		if (in->n_addrs == VIF_MAX_ADDRS)
+			return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "more than %d addresses in %s",
+					       VIF_MAX_ADDRS, where);
+		in->addrs[in->n_addrs++] = a;
+	}
+	return 0;
+}
+
+static int parse_gateway(const char *value, int family, const char *key, struct ip_addr *ret)
+{
+	if (ip_addr_parse(value, family, ret) < 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "invalid %s '%.64s'", key, value);
+	if (ip_addr_is_loopback(ret) || (family == AF_INET && !ip_addr_is_unicast_host(ret)) ||
+	    (family == AF_INET6 && !ip_addr_is_unicast_host(ret) && !ip_addr_is_link_local(ret)))
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s '%s' is not a unicast address", key, value);
+	return 0;
+}
+
+int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
+{
+	char where[XENBUS_PATH_MAX + 8];
+	int r;
+
+	snprintf(where, sizeof(where), "%s/ip", in->xenbus_path);
+	if (s->ip) {
+		r = parse_addrs(s->ip, where, in);
+		if (r < 0)
+			return r;
+	}
+
+	if (s->type && *s->type) {
+		size_t n = strlen(s->type);
+
+		for (size_t i = 0; i < n; i++)
+			if (!is_type_char(s->type[i]))
+				n = 0;
+		if (n == 0 || n >= VIF_TYPE_MAX)
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "invalid %s/type '%.32s'", in->xenbus_path,
+					       s->type);
+		memcpy(in->type, s->type, n + 1);
+	} else
+		strcpy(in->type, "vif");
+
+	if (s->vifname && *s->vifname) {
+		/* Anti-spoofing drops a client's address arriving on any
+		 * interface outside vif+, so another prefix would cut the
+		 * client off. */
+		if (!ifname_is_valid(s->vifname) || !startswith(s->vifname, "vif"))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+					       "invalid %s/vifname '%.32s': need up to 15 of [A-Za-z0-9_.-], starting with 'vif'",
+					       in->xenbus_path, s->vifname);
+		snprintf(in->ifname, sizeof(in->ifname), "%s", s->vifname);
+		in->rename = !streq(in->ifname, in->vif);
+	}
+
+	/* Absent, or present and non-empty: harden. Present and empty: don't. */
+	in->harden = !s->harden || *s->harden;
+
+	if (in->n_addrs == 0)
+		return 0;
+
+	if (!s->mac)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s/mac is missing", in->xenbus_path);
+	if (mac_parse(s->mac, &in->mac) < 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+				       "invalid %s/mac '%.32s': expected a lower-case unicast xx:xx:xx:xx:xx:xx",
+				       in->xenbus_path, s->mac);
+	in->has_mac = true;
+
+	if (!s->gateway || !*s->gateway)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "qubes-netvm-gateway is missing");
+	r = parse_gateway(s->gateway, AF_INET, "qubes-netvm-gateway", &in->gateway);
+	if (r < 0)
+		return r;
+	in->has_gateway = true;
+
+	if (s->gateway6 && *s->gateway6) {
+		r = parse_gateway(s->gateway6, AF_INET6, "qubes-netvm-gateway6", &in->gateway6);
+		if (r < 0)
+			return r;
+		in->has_gateway6 = true;
+	}
+	return 0;
+}
+
+static int read_optional(struct xs_handle *xs, const char *path, char **ret)
+{
+	int r = xsh_read(xs, path, ret);
+
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	if (r < 0)
+		return log_error_errno(r, "cannot read xenstore key '%s'", path);
+	return 0;
+}
+
+int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_store *ret)
+{
+	struct {
+		const char *dir, *key;
+		char **dest;
+	} keys[] = {
+		{ xenbus_path, "ip", &ret->ip },
+		{ xenbus_path, "mac", &ret->mac },
+		{ xenbus_path, "type", &ret->type },
+		{ xenbus_path, "vifname", &ret->vifname },
+		{ NULL, "qubes-netvm-gateway", &ret->gateway },
+		{ NULL, "qubes-netvm-gateway6", &ret->gateway6 },
+		{ NULL, "qubes-service/harden-network-interfaces", &ret->harden },
+	};
+
+	*ret = (struct vif_store){};
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		char path[XENBUS_PATH_MAX + 64];
+		int r;
+
+		if (keys[i].dir)
+			snprintf(path, sizeof(path), "%s/%s", keys[i].dir, keys[i].key);
+		else
+			snprintf(path, sizeof(path), "%s", keys[i].key);
+		r = read_optional(xs, path, keys[i].dest);
+		if (r < 0) {
+			vif_store_done(ret);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void vif_store_done(struct vif_store *s)
+{
+	free(s->ip);
+	free(s->mac);
+	free(s->type);
+	free(s->vifname);
+	free(s->gateway);
+	free(s->gateway6);
+	free(s->harden);
+	*s = (struct vif_store){};
+}

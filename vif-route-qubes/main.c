@@ -1,1 +1,294 @@
-int main(void) { return 1; }
+/* vif-route-qubes: configures a Qubes client's vif in routed mode when the
+ * Xen toolstack brings it online or offline. main() is the one place that
+ * turns a result into an exit status, log lines and hotplug-error. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "config.h"
+#include "input.h"
+#include "log.h"
+#include "nft.h"
+#include "nl.h"
+#include "plan.h"
+#include "sysctl.h"
+#include "util.h"
+#include "xs.h"
+
+#define DEFAULT_WAIT_MS 10000
+
+struct ctx {
+	bool dry_run;
+	bool nothing_to_do; /* add/remove, type_if=tap */
+	bool have_cmd;
+	unsigned wait_ms;
+	const char *hooks_dir;
+	const char *vif_env;
+	const char *xenbus_env;
+	struct vif_input in;
+	struct xs_handle *xs;
+	struct nlr *nl;
+	struct plan plan;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vif-route-qubes [OPTIONS] online|offline|status|add|remove [type_if=vif|tap] [NAME=VALUE...]\n"
+		"\n"
+		"Configures a client VM's vif in routed mode (Qubes OS network domain).\n"
+		"Environment (as set by the Xen toolstack): vif=vifD.N XENBUS_PATH=backend/vif/D/N\n"
+		"(NAME=VALUE arguments set vif, XENBUS_PATH and type_if too, as Xen's scripts allow.)\n"
+		"\n"
+		"Commands:\n"
+		"  online    anti-spoofing rules, neighbour, link up, routes, gateway, hotplug-status\n"
+		"  offline   remove all of it (also when the interface is already gone)\n"
+		"  status    print each item online sets up as present or missing; exit 0 if all present\n"
+		"  add, remove, and type_if=tap: nothing to do\n"
+		"\n"
+		"Options:\n"
+		"  -n, --dry-run         print every change it would make, change nothing\n"
+		"  -v, --verbose         log each step\n"
+		"      --wait SECONDS    how long online waits for the vif to appear (default %g)\n"
+		"      --hooks-dir DIR   network hooks directory (default %s)\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         the version\n",
+		DEFAULT_WAIT_MS / 1000.0, NETWORK_HOOKS_DIR);
+}
+
+static int parse_wait(const char *s, unsigned *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 3600)
+		return -EINVAL;
+	*ret = (unsigned)(v * 1000);
+	return 0;
+}
+
+/* NAME=VALUE, as Xen's hotplug scripts export such arguments. */
+static int parse_assignment(struct ctx *c, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	size_t n = (size_t)(eq - arg);
+
+	if (n == strlen("type_if") && strncmp(arg, "type_if", n) == 0) {
+		if (streq(eq + 1, "tap"))
+			c->nothing_to_do = true;
+		else if (!streq(eq + 1, "vif"))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "type_if must be vif or tap, not '%.16s'", eq + 1);
+	} else if (n == strlen("vif") && strncmp(arg, "vif", n) == 0)
+		c->vif_env = eq + 1;
+	else if (n == strlen("XENBUS_PATH") && strncmp(arg, "XENBUS_PATH", n) == 0)
+		c->xenbus_env = eq + 1;
+	else
+		log_debug("ignoring argument '%.64s'", arg);
+	return 0;
+}
+
+/* 1: stop now with success (help/version); 0: go on; < 0: bad usage. */
+static int parse_argv(struct ctx *c, int argc, char **argv)
+{
+	enum { ARG_WAIT = 0x100, ARG_HOOKS_DIR };
+	static const struct option options[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "wait", required_argument, NULL, ARG_WAIT },
+		{ "hooks-dir", required_argument, NULL, ARG_HOOKS_DIR },
+		{},
+	};
+	int opt, r;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "nvhV", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'n':
+			c->dry_run = true;
+			break;
+		case 'v':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("vif-route-qubes %s\n", PACKAGE_VERSION);
+			return 1;
+		case ARG_WAIT:
+			if (parse_wait(optarg, &c->wait_ms) < 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--wait needs seconds (0-3600), not '%.16s'",
+						       optarg);
+			break;
+		case ARG_HOOKS_DIR:
+			c->hooks_dir = optarg;
+			break;
+		default:
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unknown option '%.32s' (see --help)",
+					       argv[optind - 1]);
+		}
+	}
+
+	for (int i = optind; i < argc; i++) {
+		if (strchr(argv[i], '=')) {
+			r = parse_assignment(c, argv[i]);
+			if (r < 0)
+				return r;
+		} else if (!c->have_cmd) {
+			if (vif_cmd_from_string(argv[i], &c->in.cmd) < 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unknown command '%.32s' (see --help)",
+						       argv[i]);
+			c->have_cmd = true;
+		} else
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unexpected argument '%.32s' (see --help)", argv[i]);
+	}
+	if (!c->have_cmd)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "no command given: online, offline, status, add or remove (see --help)");
+	if (c->in.cmd == VIF_CMD_ADD || c->in.cmd == VIF_CMD_REMOVE)
+		c->nothing_to_do = true;
+	return 0;
+}
+
+static void warn_if_nftables(void)
+{
+	bool found = false;
+
+	if (nft_has_ip_tables(&found) >= 0 && found)
+		log_warning("nftables tables exist here; the anti-spoofing rules of vif-route-qubes are in the "
+			    "legacy x_tables raw table (see iptables-legacy-save -t raw)");
+}
+
+static int read_inputs(struct ctx *c)
+{
+	struct vif_store store;
+	int r;
+
+	r = vif_input_from_env(c->vif_env, c->xenbus_env, &c->in);
+	if (r < 0)
+		return r;
+	r = xsh_open(&c->xs);
+	if (r < 0)
+		return log_error_errno(r, "cannot connect to xenstore");
+	r = vif_store_read(c->xs, c->in.xenbus_path, &store);
+	if (r < 0)
+		return r;
+	r = vif_input_from_store(&store, &c->in);
+	vif_store_done(&store);
+	return r;
+}
+
+static int run(struct ctx *c, int argc, char **argv)
+{
+	struct apply_ctx ac = { .fault_step = -1 };
+	const char *ifname;
+	int r;
+
+	r = parse_argv(c, argc, argv);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (c->nothing_to_do) {
+		log_debug("%s: nothing to do", vif_cmd_to_string(c->in.cmd));
+		return 0;
+	}
+
+	r = read_inputs(c);
+	if (r < 0)
+		return r;
+
+	r = nlr_open(&c->nl);
+	if (r < 0)
+		return log_error_errno(r, "cannot open a netlink socket");
+	ac.nl = c->nl;
+	ac.xs = c->xs;
+	ac.hooks_dir = c->hooks_dir;
+#if ENABLE_FAULT_INJECTION
+	if (getenv("QVT_FAULT_STEP"))
+		ac.fault_step = (int)strtol(getenv("QVT_FAULT_STEP"), NULL, 10);
+#endif
+
+	r = apply_find_link(&ac, &c->in, c->in.cmd == VIF_CMD_ONLINE && !c->dry_run ? c->wait_ms : 0);
+	if (r == -ENODEV && c->in.cmd == VIF_CMD_ONLINE && !c->dry_run)
+		return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "interface %s did not appear within %g s", c->in.vif,
+				       c->wait_ms / 1000.0);
+	if (r < 0 && r != -ENODEV)
+		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
+
+	ifname = ac.found_as_vif ? c->in.vif : c->in.ifname;
+	c->in.ipv6_kernel = sysctl_ipv6_available();
+	c->in.ipv6_disabled = ac.ifindex == 0 || sysctl_ipv6_disabled(ifname);
+
+	r = plan_build(&c->in, c->in.cmd == VIF_CMD_STATUS ? VIF_CMD_ONLINE : c->in.cmd, &c->plan);
+	if (r < 0)
+		return log_error_errno(r, "cannot plan %s", vif_cmd_to_string(c->in.cmd));
+	ac.plan = &c->plan;
+
+	if (c->dry_run) {
+		printf("vif-route-qubes %s %s: would do, in order:\n", vif_cmd_to_string(c->in.cmd), c->in.ifname);
+		apply_print_dry_run(&c->plan);
+		return 0;
+	}
+
+	warn_if_nftables();
+
+	if (c->in.cmd == VIF_CMD_STATUS) {
+		r = apply_status(&ac);
+		if (r < 0)
+			return log_error_errno(r, "cannot read the state of %s", c->in.ifname);
+		if (r > 0)
+			return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "%s: %d item(s) missing", c->in.ifname, r);
+		return 0;
+	}
+
+	r = apply_plan(&ac);
+	if (r < 0)
+		return r;
+	log_debug("%s %s: done", vif_cmd_to_string(c->in.cmd), c->in.ifname);
+	return 0;
+}
+
+/* Only online reports to the toolstack: offline runs while the backend
+ * directory is being torn down, and a write would recreate it. */
+static int report_result(struct ctx *c, int r)
+{
+	const char *msg;
+
+	if (r >= 0)
+		return EXIT_SUCCESS;
+	if (c->in.cmd != VIF_CMD_ONLINE || c->dry_run || c->nothing_to_do || !c->in.xenbus_path[0])
+		return EXIT_FAILURE;
+	if (!c->xs && xsh_open(&c->xs) < 0)
+		return EXIT_FAILURE;
+	msg = log_last_error();
+	if (!msg)
+		msg = strerror(errno_from_synthetic(r));
+	if (xsh_write_at(c->xs, c->in.xenbus_path, "hotplug-error", msg) < 0 ||
+	    xsh_write_at(c->xs, c->in.xenbus_path, "hotplug-status", "error") < 0)
+		log_warning("cannot write hotplug-error to xenstore");
+	return EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctx c; /* the plan is large: keep it off the stack */
+	int r, status;
+
+	c.wait_ms = DEFAULT_WAIT_MS;
+	c.hooks_dir = NETWORK_HOOKS_DIR;
+	c.vif_env = getenv("vif");
+	c.xenbus_env = getenv("XENBUS_PATH");
+	log_open("vif-route-qubes", true);
+
+	r = run(&c, argc, argv);
+	status = report_result(&c, r);
+
+	nlr_free(c.nl);
+	xsh_close(c.xs);
+	return status;
+}

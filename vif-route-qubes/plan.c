@@ -1,2 +1,318 @@
-/* placeholder */
-typedef int make_iso_c_happy_plan;
+#include <stdio.h>
+#include <string.h>
+
+#include "plan.h"
+#include "util.h"
+
+static const char *const hardening4[][2] = {
+	{ "accept_source_route", "0" },
+	{ "accept_redirects", "0" },
+	{ "secure_redirects", "0" },
+	{ "send_redirects", "0" },
+	{ "drop_unicast_in_l2_multicast", "1" },
+};
+
+static const char *const hardening6[][2] = {
+	{ "accept_source_route", "-1" },
+	{ "accept_redirects", "0" },
+	{ "accept_ra", "0" },
+	{ "accept_dad", "0" },
+	{ "autoconf", "0" },
+	{ "drop_unicast_in_l2_multicast", "1" },
+	{ "drop_unsolicited_na", "1" },
+};
+
+static struct action *push(struct plan *p, enum action_type t, bool remove)
+{
+	struct action *a;
+
+	/* Bounded by VIF_MAX_ADDRS: cannot overflow for valid inputs. */
+	if (p->n >= PLAN_MAX_ACTIONS)
+		abort();
+	a = &p->actions[p->n++];
+	*a = (struct action){ .type = t, .remove = remove };
+	return a;
+}
+
+static void push_sysctl(struct plan *p, int family, const char *key, const char *value, bool remove)
+{
+	struct action *a = push(p, ACT_SYSCTL, remove);
+
+	a->family = family;
+	a->key = key;
+	a->value = value;
+}
+
+static void push_addr_action(struct plan *p, enum action_type t, const struct ip_addr *addr, bool remove)
+{
+	struct action *a = push(p, t, remove);
+
+	a->family = addr->family;
+	a->has_addr = true;
+	a->addr = *addr;
+}
+
+/* Per address: "-i IF ! -s A -j DROP" and "! -i vif+ -s A -j DROP"; a family
+ * in which the client has no address at all: "-i IF -j DROP". */
+static unsigned build_rules(const struct vif_input *in, int family, struct ipt_drop_rule *rules)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < in->n_addrs; i++) {
+		const struct ip_addr *a = &in->addrs[i];
+
+		if (a->family != family)
+			continue;
+		rules[n] = (struct ipt_drop_rule){ .family = family, .has_src = true, .src_inv = true, .src = *a };
+		snprintf(rules[n].iface, sizeof(rules[n].iface), "%s", in->ifname);
+		n++;
+		rules[n] = (struct ipt_drop_rule){ .family = family, .iface_inv = true, .has_src = true, .src = *a };
+		strcpy(rules[n].iface, "vif+");
+		n++;
+	}
+	if (n == 0) {
+		rules[n] = (struct ipt_drop_rule){ .family = family };
+		snprintf(rules[n].iface, sizeof(rules[n].iface), "%s", in->ifname);
+		n++;
+	}
+	return n;
+}
+
+static void push_antispoof(struct plan *p, int family, bool remove)
+{
+	struct ipt_drop_rule *rules = family == AF_INET ? p->rules4 : p->rules6;
+	struct action *a = push(p, ACT_ANTISPOOF, remove);
+
+	a->family = family;
+	a->rules = rules;
+	a->n_rules = build_rules(p->in, family, rules);
+}
+
+static void push_hook(struct plan *p, const struct ip_addr *addr, bool remove)
+{
+	struct action *a = push(p, ACT_HOOK, remove);
+
+	if (addr) {
+		a->has_addr = true;
+		a->addr = *addr;
+		a->family = addr->family;
+	}
+}
+
+static void push_skip_route6(struct plan *p, const struct ip_addr *addr)
+{
+	struct action *a = push(p, ACT_SKIP, false);
+	char buf[IP_ADDR_STRLEN];
+
+	snprintf(a->note, sizeof(a->note), "cannot set IPv6 route to %s: IPv6 is disabled on %s",
+		 ip_addr_to_string(addr, buf), p->in->ifname);
+	a->has_addr = true;
+	a->addr = *addr;
+	a->family = addr->family;
+}
+
+/* IPv6 routes, neighbours and the v6 gateway cannot exist while IPv6 is off
+ * on the vif; anti-spoofing rules still go in (they cost nothing and keep
+ * the vif safe should IPv6 be switched on later). */
+static bool v6_usable(const struct vif_input *in)
+{
+	return in->ipv6_kernel && !in->ipv6_disabled;
+}
+
+static bool gateway6_applies(const struct vif_input *in)
+{
+	return in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && v6_usable(in);
+}
+
+static void build_online(struct plan *p)
+{
+	const struct vif_input *in = p->in;
+
+	if (in->rename)
+		push(p, ACT_RENAME, false);
+
+	if (in->n_addrs > 0) {
+		push_sysctl(p, AF_INET, "proxy_arp", "1", false);
+		if (in->harden) {
+			for (size_t i = 0; i < ELEMENTSOF(hardening4); i++)
+				push_sysctl(p, AF_INET, hardening4[i][0], hardening4[i][1], false);
+			if (in->ipv6_kernel)
+				for (size_t i = 0; i < ELEMENTSOF(hardening6); i++)
+					push_sysctl(p, AF_INET6, hardening6[i][0], hardening6[i][1], false);
+		}
+
+		push_antispoof(p, AF_INET, false);
+		if (in->ipv6_kernel)
+			push_antispoof(p, AF_INET6, false);
+
+		for (unsigned i = 0; i < in->n_addrs; i++)
+			push_addr_action(p, ACT_CT_PURGE, &in->addrs[i], false);
+		for (unsigned i = 0; i < in->n_addrs; i++)
+			if (in->addrs[i].family == AF_INET || v6_usable(in))
+				push_addr_action(p, ACT_NEIGH, &in->addrs[i], false);
+	}
+
+	push(p, ACT_LINK, false)->up = true;
+
+	for (unsigned i = 0; i < in->n_addrs; i++) {
+		const struct ip_addr *a = &in->addrs[i];
+
+		if (a->family == AF_INET6 && !v6_usable(in))
+			push_skip_route6(p, a);
+		else
+			push_addr_action(p, ACT_ROUTE, a, false);
+		push_hook(p, a, false);
+	}
+	if (in->n_addrs == 0)
+		push_hook(p, NULL, false);
+
+	if (in->n_addrs > 0) {
+		push_addr_action(p, ACT_ADDR, &in->gateway, false);
+		if (gateway6_applies(in)) {
+			push_addr_action(p, ACT_ADDR, &in->gateway6, false);
+			push_sysctl(p, AF_INET6, "proxy_ndp", "1", false);
+		}
+	}
+
+	push(p, ACT_XS_STATUS, false);
+}
+
+/* The reverse of online, every piece removed even when IPv6 is off now
+ * (it may have been on at online time). Hardening sysctls stay: they are
+ * safe, and the vif is about to disappear anyway. */
+static void build_offline(struct plan *p)
+{
+	const struct vif_input *in = p->in;
+
+	if (in->n_addrs > 0) {
+		if (in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && in->ipv6_kernel) {
+			push_sysctl(p, AF_INET6, "proxy_ndp", "0", true);
+			push_addr_action(p, ACT_ADDR, &in->gateway6, true);
+		}
+		push_addr_action(p, ACT_ADDR, &in->gateway, true);
+	}
+
+	if (in->n_addrs == 0)
+		push_hook(p, NULL, true);
+	for (unsigned i = in->n_addrs; i-- > 0;) {
+		push_hook(p, &in->addrs[i], true);
+		push_addr_action(p, ACT_ROUTE, &in->addrs[i], true);
+	}
+
+	push(p, ACT_LINK, true)->up = false;
+
+	if (in->n_addrs == 0)
+		return;
+	for (unsigned i = in->n_addrs; i-- > 0;)
+		push_addr_action(p, ACT_NEIGH, &in->addrs[i], true);
+	for (unsigned i = in->n_addrs; i-- > 0;)
+		push_addr_action(p, ACT_CT_PURGE, &in->addrs[i], true);
+	if (in->ipv6_kernel)
+		push_antispoof(p, AF_INET6, true);
+	push_antispoof(p, AF_INET, true);
+	push_sysctl(p, AF_INET, "proxy_arp", "0", true);
+}
+
+int plan_build(const struct vif_input *in, enum vif_cmd cmd, struct plan *ret)
+{
+	ret->in = in;
+	ret->cmd = cmd;
+	ret->n = 0;
+	if (cmd == VIF_CMD_ONLINE)
+		build_online(ret);
+	else if (cmd == VIF_CMD_OFFLINE)
+		build_offline(ret);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static const char *const type_names[_ACT_MAX] = {
+	[ACT_RENAME] = "rename",
+	[ACT_SYSCTL] = "sysctl",
+	[ACT_ANTISPOOF] = "anti-spoofing rules",
+	[ACT_CT_PURGE] = "conntrack purge",
+	[ACT_NEIGH] = "neighbour entry",
+	[ACT_LINK] = "link state",
+	[ACT_ROUTE] = "route",
+	[ACT_HOOK] = "network hooks",
+	[ACT_ADDR] = "gateway address",
+	[ACT_XS_STATUS] = "hotplug-status",
+	[ACT_SKIP] = "skipped",
+};
+
+const char *action_type_name(enum action_type t)
+{
+	return t < _ACT_MAX ? type_names[t] : "?";
+}
+
+static void describe_rules(const struct action *a, char *buf, size_t len)
+{
+	size_t off;
+
+	off = (size_t)snprintf(buf, len, "%s raw PREROUTING (%s):", a->remove ? "delete from" : "insert at top of",
+			       a->family == AF_INET ? "iptables" : "ip6tables");
+	for (unsigned i = 0; i < a->n_rules && off < len; i++) {
+		char rule[160];
+
+		off += (size_t)snprintf(buf + off, len - off, "%s [%s]", i ? "," : "",
+					ipt_drop_rule_to_string(&a->rules[i], rule, sizeof(rule)));
+	}
+}
+
+const char *action_describe(const struct plan *p, const struct action *a, char *buf, size_t len)
+{
+	const struct vif_input *in = p->in;
+	const char *ifn = in->ifname;
+	char addr[IP_ADDR_STRLEN], mac[18];
+
+	if (a->has_addr)
+		ip_addr_to_string(&a->addr, addr);
+
+	switch (a->type) {
+	case ACT_RENAME:
+		snprintf(buf, len, "rename %s to %s (unless %s exists)", in->vif, ifn, ifn);
+		break;
+	case ACT_SYSCTL:
+		snprintf(buf, len, "set net.%s.conf.%s.%s = %s", a->family == AF_INET ? "ipv4" : "ipv6", ifn, a->key,
+			 a->value);
+		break;
+	case ACT_ANTISPOOF:
+		describe_rules(a, buf, len);
+		break;
+	case ACT_CT_PURGE:
+		snprintf(buf, len, "purge conntrack entries with source or destination %s", addr);
+		break;
+	case ACT_NEIGH:
+		if (a->remove)
+			snprintf(buf, len, "delete neighbour %s dev %s", addr, ifn);
+		else
+			snprintf(buf, len, "add neighbour %s lladdr %s dev %s nud permanent", addr,
+				 mac_to_string(&in->mac, mac), ifn);
+		break;
+	case ACT_LINK:
+		snprintf(buf, len, "set link %s %s", ifn, a->up ? "up" : "down");
+		break;
+	case ACT_ROUTE:
+		snprintf(buf, len, "%s route %s dev %s%s metric %u", a->remove ? "delete" : "add", addr, ifn,
+			 a->family == AF_INET ? " scope link" : "", in->metric);
+		break;
+	case ACT_HOOK:
+		snprintf(buf, len, "run network hooks: HOOK %s %s %s%s%s", a->remove ? "offline" : "online", ifn,
+			 in->type, a->has_addr ? " " : "", a->has_addr ? addr : "");
+		break;
+	case ACT_ADDR:
+		snprintf(buf, len, "%s address %s/%u dev %s", a->remove ? "delete" : "add", addr,
+			 ip_addr_host_prefixlen(&a->addr), ifn);
+		break;
+	case ACT_XS_STATUS:
+		snprintf(buf, len, "write %s/hotplug-status = connected", in->xenbus_path);
+		break;
+	case ACT_SKIP:
+		snprintf(buf, len, "skip: %s", a->note);
+		break;
+	default:
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}

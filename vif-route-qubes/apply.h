@@ -1,0 +1,40 @@
+/* Executes a plan against the kernel and xenstore. online stops at the
+ * first failure and undoes, in reverse, every change it made; offline
+ * carries on past pieces that are already gone. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "plan.h"
+
+struct nlr;
+struct xs_handle;
+
+struct apply_ctx {
+	const struct plan *plan;
+	struct nlr *nl;
+	struct xs_handle *xs;
+	const char *hooks_dir;
+	int fault_step; /* test builds only: fail before this action; -1 none */
+
+	/* Filled by apply_find_link. */
+	int ifindex; /* 0: the interface does not exist */
+	bool link_up;
+	bool found_as_vif; /* found under $vif, not (yet) renamed */
+};
+
+/* Finds the interface under ifname or vif, waiting up to wait_ms for it to
+ * appear (the toolstack can run us before the kernel created it).
+ * -ENODEV when it did not appear. */
+int apply_find_link(struct apply_ctx *c, const struct vif_input *in, unsigned wait_ms);
+
+/* 0, or the error of the step that failed (already logged, with the step
+ * named; for online everything done before it has been undone). */
+int apply_plan(struct apply_ctx *c);
+
+/* Prints every action as it would be done. */
+void apply_print_dry_run(const struct plan *p);
+
+/* `status`: prints each item of the online plan as present or missing.
+ * Returns the number missing, or -errno when the state cannot be read. */
+int apply_status(struct apply_ctx *c);

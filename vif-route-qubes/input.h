@@ -1,0 +1,78 @@
+/* Everything vif-route-qubes acts on, gathered and validated before any
+ * side effect: the command line, the libxl environment, the xenstore keys
+ * and a few facts read from the kernel. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define VIF_MAX_ADDRS 16
+#define VIF_TYPE_MAX 32
+#define XENBUS_PATH_MAX 128
+
+enum vif_cmd {
+	VIF_CMD_ONLINE,
+	VIF_CMD_OFFLINE,
+	VIF_CMD_ADD,
+	VIF_CMD_REMOVE,
+	VIF_CMD_STATUS,
+	_VIF_CMD_MAX,
+};
+
+/* Raw xenstore values; NULL when the key is absent. */
+struct vif_store {
+	char *ip;
+	char *mac;
+	char *type;
+	char *vifname;
+	char *gateway;
+	char *gateway6;
+	char *harden; /* qubes-service/harden-network-interfaces */
+};
+
+struct vif_input {
+	enum vif_cmd cmd;
+	char vif[IFNAME_MAX];    /* $vif: vifD.N */
+	char ifname[IFNAME_MAX]; /* the name to configure: vifname, else vif */
+	bool rename;             /* vifname given and different from vif */
+	unsigned domid;
+	unsigned devid;
+	uint32_t metric;         /* VIF_MAX_DOMID - domid */
+	char xenbus_path[XENBUS_PATH_MAX];
+	char type[VIF_TYPE_MAX];
+
+	struct ip_addr addrs[VIF_MAX_ADDRS];
+	unsigned n_addrs;
+	bool has_mac;
+	struct mac_addr mac;
+	bool has_gateway;
+	struct ip_addr gateway;
+	bool has_gateway6;
+	struct ip_addr gateway6;
+	bool harden;
+
+	/* Kernel facts, filled in by the caller before planning. */
+	bool ipv6_kernel;   /* the kernel has IPv6 at all */
+	bool ipv6_disabled; /* IPv6 is off on the interface */
+};
+
+int vif_cmd_from_string(const char *s, enum vif_cmd *ret);
+const char *vif_cmd_to_string(enum vif_cmd c);
+
+/* "backend/vif/D/N" or "/local/domain/X/backend/vif/D/N"; on success
+ * ret_domid and ret_devid get D and N. */
+int xenbus_path_parse(const char *path, unsigned *ret_domid, unsigned *ret_devid);
+
+/* Validates $vif and $XENBUS_PATH (either may be NULL = unset) into in.
+ * Logs a one-line error and returns a negative errno on bad input. */
+int vif_input_from_env(const char *vif, const char *xenbus_path, struct vif_input *in);
+/* Validates the xenstore values into in (which vif_input_from_env filled). */
+int vif_input_from_store(const struct vif_store *s, struct vif_input *in);
+
+struct xs_handle;
+/* Reads the keys vif_input_from_store needs. Missing keys stay NULL; any
+ * other read failure is an error. */
+int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_store *ret);
+void vif_store_done(struct vif_store *s);

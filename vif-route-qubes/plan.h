@@ -1,0 +1,62 @@
+/* The pure core of vif-route-qubes: from a validated input, the ordered list
+ * of changes that online makes (or offline removes). Unit-tested without
+ * root; apply.c only executes it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "input.h"
+#include "ipt.h"
+
+enum action_type {
+	ACT_RENAME,    /* rename vif -> ifname, unless ifname exists already */
+	ACT_SYSCTL,    /* net.ipv{4,6}.conf.IF.KEY = VALUE */
+	ACT_ANTISPOOF, /* raw PREROUTING DROP rules of one family, one commit */
+	ACT_CT_PURGE,  /* conntrack entries from/to addr */
+	ACT_NEIGH,     /* permanent neighbour addr -> client MAC */
+	ACT_LINK,      /* link up / down */
+	ACT_ROUTE,     /* addr dev IF [scope link] metric M */
+	ACT_HOOK,      /* network hooks with (cmd, IF, type[, addr]) */
+	ACT_ADDR,      /* gateway address /32 or /128 */
+	ACT_XS_STATUS, /* hotplug-status = connected */
+	ACT_SKIP,      /* a piece SPEC says to skip with an error logged */
+	_ACT_MAX,
+};
+
+#define PLAN_MAX_RULES (2 * VIF_MAX_ADDRS + 1)
+#define PLAN_MAX_ACTIONS 160
+#define PLAN_NOTE_MAX 128
+
+struct action {
+	enum action_type type;
+	bool remove; /* offline: take away, tolerating pieces already gone */
+	int family;
+	bool has_addr;
+	struct ip_addr addr;
+	const char *key;   /* ACT_SYSCTL */
+	const char *value; /* ACT_SYSCTL */
+	bool up;           /* ACT_LINK */
+	const struct ipt_drop_rule *rules; /* ACT_ANTISPOOF, into plan storage */
+	unsigned n_rules;
+	char note[PLAN_NOTE_MAX]; /* ACT_SKIP */
+};
+
+struct plan {
+	const struct vif_input *in;
+	enum vif_cmd cmd; /* online or offline */
+	unsigned n;
+	struct action actions[PLAN_MAX_ACTIONS];
+	struct ipt_drop_rule rules4[PLAN_MAX_RULES];
+	struct ipt_drop_rule rules6[PLAN_MAX_RULES];
+};
+
+/* cmd: VIF_CMD_ONLINE (also what `status` checks) or VIF_CMD_OFFLINE.
+ * 0, or -EINVAL for any other command. */
+int plan_build(const struct vif_input *in, enum vif_cmd cmd, struct plan *ret);
+
+/* One line for --dry-run, logs and hotplug-error, e.g.
+ * "add route 10.137.0.5 dev vif3.0 scope link metric 32749". */
+const char *action_describe(const struct plan *p, const struct action *a, char *buf, size_t len);
+/* Short name of the step, e.g. "anti-spoofing rules", for messages. */
+const char *action_type_name(enum action_type t);
