@@ -47,6 +47,9 @@ const char *ipt_dnat_rule_to_string(const struct ipt_dnat_rule *r, char *buf, si
 int xt_lock_acquire(unsigned timeout_ms);
 const char *xt_lock_path(void);
 
+/* How long ipt_transaction waits for the xtables lock. */
+#define IPT_LOCK_TIMEOUT_MS 10000
+
 struct ipt_table; /* one libiptc handle, either family */
 
 /* Called with the table open and the lock held; may be called again from
@@ -65,6 +68,8 @@ int ipt_table_family(const struct ipt_table *t);
 /* Operations on an open table (inside an edit callback). Nothing reaches
  * the kernel until the transaction commits. */
 int ipt_drop_check(struct ipt_table *t, const char *chain, const struct ipt_drop_rule *r); /* 1 present, 0 absent */
+/* pos is 0-based as in libiptc: 0 is the top (iptables -I CHAIN 1); past
+ * the end of the chain gives -E2BIG. */
 int ipt_drop_insert(struct ipt_table *t, const char *chain, const struct ipt_drop_rule *r, unsigned pos);
 int ipt_drop_delete(struct ipt_table *t, const char *chain, const struct ipt_drop_rule *r); /* -ENOENT when absent */
 
@@ -76,6 +81,8 @@ int ipt_jump_check(struct ipt_table *t, const char *from, const char *to);
 int ipt_jump_append(struct ipt_table *t, const char *from, const char *to);
 /* Reads CHAIN into ret (up to max rules); *ret_n gets the number of rules in
  * the chain. Returns -EBADMSG when a rule of the chain is not of the
- * ipt_dnat_rule shape (the caller then treats the chain as "different"). */
+ * ipt_dnat_rule shape (the caller then treats the chain as "different");
+ * ret may then be partly written. Decoded rules have their padding zeroed,
+ * so they compare with memcmp against rules built the same way. */
 int ipt_dnat_list(struct ipt_table *t, const char *chain, struct ipt_dnat_rule *ret, size_t max, size_t *ret_n);
 int ipt_dnat_append(struct ipt_table *t, const char *chain, const struct ipt_dnat_rule *r);
