@@ -1,4 +1,111 @@
-/* STUB: replaced by the conntrack implementation. */
+/* Conntrack purge through libnetfilter_conntrack, the way `conntrack -D -s`
+ * and `-D -d` do it: dump the table of one L3 family on one handle, and
+ * destroy every match through a second handle (deleting through the dumping
+ * handle would interleave requests with a multi-part dump). The 1.0.9
+ * kernel-side dump filters know nothing of addresses, so the callback
+ * compares them. */
 #include <errno.h>
+#include <fcntl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <string.h>
+
 #include "conntrack.h"
-int ct_purge_addr(const struct ip_addr *a, unsigned *ret_deleted) { return -ENOSYS; }
+#include "util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nfct_handle *, nfct_close)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nfct_filter_dump *, nfct_filter_dump_destroy)
+
+struct ct_purge {
+	const struct ip_addr *addr;
+	struct nfct_handle *del;
+	unsigned deleted;
+	int error; /* first destroy failure other than ENOENT, as -errno */
+};
+
+/* nfct_open's socket lacks SOCK_CLOEXEC; add it. */
+static int ct_open(struct nfct_handle **ret)
+{
+	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
+	int fd;
+
+	if (!h)
+		return negative_errno();
+	fd = nfct_fd(h);
+	if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		int r = fd < 0 ? -EBADF : negative_errno();
+
+		nfct_close(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+static bool ct_matches(const struct nf_conntrack *ct, const struct ip_addr *a)
+{
+	if (!nfct_attr_is_set(ct, ATTR_L3PROTO) || nfct_get_attr_u8(ct, ATTR_L3PROTO) != a->family)
+		return false;
+
+	if (a->family == AF_INET) {
+		uint32_t want = a->v4.s_addr;
+
+		return (nfct_attr_is_set(ct, ATTR_ORIG_IPV4_SRC) && nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_SRC) == want) ||
+		       (nfct_attr_is_set(ct, ATTR_ORIG_IPV4_DST) && nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST) == want);
+	}
+
+	const void *src = nfct_attr_is_set(ct, ATTR_ORIG_IPV6_SRC) ? nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC) : NULL;
+	const void *dst = nfct_attr_is_set(ct, ATTR_ORIG_IPV6_DST) ? nfct_get_attr(ct, ATTR_ORIG_IPV6_DST) : NULL;
+
+	return (src && memcmp(src, &a->v6, sizeof(a->v6)) == 0) || (dst && memcmp(dst, &a->v6, sizeof(a->v6)) == 0);
+}
+
+static int ct_purge_cb(_unused_ enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	struct ct_purge *p = data;
+
+	if (!ct_matches(ct, p->addr))
+		return NFCT_CB_CONTINUE;
+
+	if (nfct_query(p->del, NFCT_Q_DESTROY, ct) == 0)
+		p->deleted++;
+	else if (errno != ENOENT && p->error == 0)
+		/* Gone already (timed out, or seen twice by the dump): fine.
+		 * Anything else is reported, but the purge goes on. */
+		p->error = negative_errno();
+	return NFCT_CB_CONTINUE;
+}
+
+int ct_purge_addr(const struct ip_addr *a, unsigned *ret_deleted)
+{
+	_cleanup_(nfct_closep) struct nfct_handle *dump = NULL, *del = NULL;
+	_cleanup_(nfct_filter_dump_destroyp) struct nfct_filter_dump *filter = NULL;
+	struct ct_purge p = { .addr = a };
+	int r;
+
+	if (!a || (a->family != AF_INET && a->family != AF_INET6))
+		return -EAFNOSUPPORT;
+
+	r = ct_open(&dump);
+	if (r < 0)
+		return r;
+	r = ct_open(&del);
+	if (r < 0)
+		return r;
+	p.del = del;
+
+	filter = nfct_filter_dump_create();
+	if (!filter)
+		return -ENOMEM;
+	nfct_filter_dump_set_attr_u8(filter, NFCT_FILTER_DUMP_L3NUM, a->family);
+
+	if (nfct_callback_register(dump, NFCT_T_ALL, ct_purge_cb, &p) < 0)
+		return negative_errno();
+	if (nfct_query(dump, NFCT_Q_DUMP_FILTER, filter) < 0)
+		return negative_errno();
+	if (p.error < 0)
+		return p.error;
+
+	if (ret_deleted)
+		*ret_deleted = p.deleted;
+	return 0;
+}

@@ -15,9 +15,13 @@ struct nlr;
 int nlr_open(struct nlr **ret);
 struct nlr *nlr_free(struct nlr *n);
 
-/* libnl NLE_* code -> -errno (the fallback when the kernel's own errno was
- * not seen): NLE_EXIST -> -EEXIST, NLE_OBJ_NOTFOUND -> -ENOENT,
- * NLE_NOMEM -> -ENOMEM, NLE_NODEV -> -ENODEV, anything else -> -EIO. */
+/* libnl NLE_* code (negative or not) -> -errno (the fallback when the
+ * kernel's own errno was not seen): 0 -> 0, NLE_EXIST -> -EEXIST,
+ * NLE_OBJ_NOTFOUND -> -ENOENT, NLE_NOMEM -> -ENOMEM, NLE_NODEV -> -ENODEV;
+ * the codes libnl makes from exactly one errno go back to it (NLE_NOADDR
+ * -> -EADDRNOTAVAIL, NLE_NOACCESS -> -EACCES, NLE_PERM -> -EPERM,
+ * NLE_BUSY, NLE_OPNOTSUPP, NLE_AF_NOSUPPORT, NLE_RANGE, NLE_AGAIN,
+ * NLE_INTR), NLE_INVAL -> -EINVAL; anything else -> -EIO. */
 int nlr_errno_from_nle(int nle);
 
 struct nlr_link {
