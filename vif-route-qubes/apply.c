@@ -211,6 +211,10 @@ static int do_ct_purge(const struct action *a)
 	int r;
 
 	r = ct_purge_addr(&a->addr, &n);
+	if (r == -EOPNOTSUPP || r == -EPROTONOSUPPORT || r == -EAFNOSUPPORT) {
+		log_debug_errno(r, "no connection tracking in this kernel, nothing to purge");
+		return 0;
+	}
 	if (r < 0 && a->remove) {
 		char buf[IP_ADDR_STRLEN];
 
@@ -273,6 +277,7 @@ static int do_link(struct apply_ctx *c, const struct action *a, struct done *d)
 static int do_route(struct apply_ctx *c, const struct action *a, struct done *d)
 {
 	uint32_t metric = c->plan->in->metric;
+	char buf[IP_ADDR_STRLEN];
 	int r;
 
 	if (a->remove) {
@@ -282,8 +287,18 @@ static int do_route(struct apply_ctx *c, const struct action *a, struct done *d)
 		return missing_errno(r) ? 0 : r;
 	}
 	r = nlr_route_add(c->nl, c->ifindex, &a->addr, metric);
-	if (r == -EEXIST)
-		return 0;
+	if (r == -EEXIST) {
+		/* The kernel's route key has no device: the existing route may
+		 * lead elsewhere, and then this client would be unreachable. */
+		r = nlr_route_exists(c->nl, c->ifindex, &a->addr, metric);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return 0;
+		snprintf(c->detail, sizeof(c->detail), "a route to %s with metric %u exists via another interface",
+			 ip_addr_to_string(&a->addr, buf), metric);
+		return -EEXIST;
+	}
 	d->changed = r == 0;
 	return r;
 }
@@ -433,8 +448,13 @@ int apply_plan(struct apply_ctx *c)
 		if (r >= 0)
 			continue;
 		if (p->cmd == VIF_CMD_ONLINE) {
-			r = log_error_errno(r, "%s %s: %s", vif_cmd_to_string(p->cmd), p->in->ifname,
-					    action_describe(p, a, buf, sizeof(buf)));
+			if (c->detail[0])
+				r = log_error_errno(SYNTHETIC_ERRNO(errno_from_synthetic(r)), "%s %s: %s: %s",
+						    vif_cmd_to_string(p->cmd), p->in->ifname,
+						    action_describe(p, a, buf, sizeof(buf)), c->detail);
+			else
+				r = log_error_errno(r, "%s %s: %s", vif_cmd_to_string(p->cmd), p->in->ifname,
+						    action_describe(p, a, buf, sizeof(buf)));
 			rollback(c, done, i);
 			return r;
 		}

@@ -17,6 +17,9 @@ struct apply_ctx {
 	const char *hooks_dir;
 	int fault_step; /* test builds only: fail before this action; -1 none */
 
+	/* Why the last step failed, when errno's text would not say it. */
+	char detail[160];
+
 	/* Filled by apply_find_link. */
 	int ifindex; /* 0: the interface does not exist */
 	bool link_up;

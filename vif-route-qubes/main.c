@@ -156,6 +156,21 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
+#if ENABLE_FAULT_INJECTION
+/* Test builds only: QVT_FAULT_STEP=N makes online fail before step N. */
+static int parse_fault_step(const char *s)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return (errno || *end || v < 0 || v > 10000) ? -1 : (int)v;
+}
+#endif
+
 static void warn_if_nftables(void)
 {
 	bool found = false;
@@ -209,8 +224,7 @@ static int run(struct ctx *c, int argc, char **argv)
 	ac.xs = c->xs;
 	ac.hooks_dir = c->hooks_dir;
 #if ENABLE_FAULT_INJECTION
-	if (getenv("QVT_FAULT_STEP"))
-		ac.fault_step = (int)strtol(getenv("QVT_FAULT_STEP"), NULL, 10);
+	ac.fault_step = parse_fault_step(getenv("QVT_FAULT_STEP"));
 #endif
 
 	r = apply_find_link(&ac, &c->in, c->in.cmd == VIF_CMD_ONLINE && !c->dry_run ? c->wait_ms : 0);

@@ -177,12 +177,22 @@ static void build_online(struct plan *p)
 	push(p, ACT_XS_STATUS, false);
 }
 
-/* The reverse of online, every piece removed even when IPv6 is off now
+/* Online taken back, every piece removed even when IPv6 is off now
  * (it may have been on at online time). Hardening sysctls stay: they are
  * safe, and the vif is about to disappear anyway. */
 static void build_offline(struct plan *p)
 {
 	const struct vif_input *in = p->in;
+
+	/* Hooks and routes go first, while the gateway address is still in
+	 * place (as the scripts did); dropping the last IPv4 address would
+	 * flush the routes under the hooks' feet. */
+	if (in->n_addrs == 0)
+		push_hook(p, NULL, true);
+	for (unsigned i = in->n_addrs; i-- > 0;) {
+		push_hook(p, &in->addrs[i], true);
+		push_addr_action(p, ACT_ROUTE, &in->addrs[i], true);
+	}
 
 	if (in->n_addrs > 0) {
 		if (in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && in->ipv6_kernel) {
@@ -190,13 +200,6 @@ static void build_offline(struct plan *p)
 			push_addr_action(p, ACT_ADDR, &in->gateway6, true);
 		}
 		push_addr_action(p, ACT_ADDR, &in->gateway, true);
-	}
-
-	if (in->n_addrs == 0)
-		push_hook(p, NULL, true);
-	for (unsigned i = in->n_addrs; i-- > 0;) {
-		push_hook(p, &in->addrs[i], true);
-		push_addr_action(p, ACT_ROUTE, &in->addrs[i], true);
 	}
 
 	push(p, ACT_LINK, true)->up = false;

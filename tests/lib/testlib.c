@@ -27,10 +27,14 @@ void tl_netns_setup(void)
 
 	ck_assert_msg(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0, "unshare: %m");
 	/* Keep our mounts (the /sys below) out of the host's namespace. */
-	ck_assert_msg(mount("none", "/", NULL, MS_REC | MS_SLAVE, NULL) == 0, "make-rslave: %m");
+	ck_assert_msg(mount("none", "/", "none", MS_REC | MS_SLAVE, NULL) == 0, "make-rslave: %m");
 	/* /sys/class/net shows the netns of whoever mounted sysfs. */
 	(void)umount2("/sys", MNT_DETACH);
 	ck_assert_msg(mount("sysfs", "/sys", "sysfs", 0, NULL) == 0, "mount sysfs: %m");
+	/* A private /tmp: whatever a test leaves there (its lock file, the
+	 * xenstored socket, hook scripts) goes away with it, even when it
+	 * fails before its teardown. */
+	ck_assert_msg(mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") == 0, "mount /tmp: %m");
 
 	strcpy(lockfile, "/tmp/qvt-xtlock.XXXXXX");
 	fd = mkstemp(lockfile);

@@ -328,7 +328,7 @@ START_TEST(test_offline_v4)
 {
 	struct vif_input in = input("10.137.0.5", NULL, true, false);
 
-	ck_assert_str_eq(offline(&in), "-addr:10.137.0.1 -hook:10.137.0.5 -route:10.137.0.5 -down -neigh:10.137.0.5 "
+	ck_assert_str_eq(offline(&in), "-hook:10.137.0.5 -route:10.137.0.5 -addr:10.137.0.1 -down -neigh:10.137.0.5 "
 				       "-ct:10.137.0.5 -rules6:1 -rules4:2 -sysctl4:proxy_arp=0");
 }
 END_TEST
