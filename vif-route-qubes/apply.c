@@ -205,20 +205,15 @@ static int do_antispoof(const struct action *a, struct done *d)
 	return 0;
 }
 
-static int do_ct_purge(const struct action *a)
+static int do_ct_purge(struct apply_ctx *c)
 {
+	const struct vif_input *in = c->plan->in;
 	unsigned n = 0;
 	int r;
 
-	r = ct_purge_addr(&a->addr, &n);
+	r = ct_purge_addrs(in->addrs, in->n_addrs, &n);
 	if (r == -EOPNOTSUPP || r == -EPROTONOSUPPORT || r == -EAFNOSUPPORT) {
 		log_debug_errno(r, "no connection tracking in this kernel, nothing to purge");
-		return 0;
-	}
-	if (r < 0 && a->remove) {
-		char buf[IP_ADDR_STRLEN];
-
-		log_warning_errno(r, "purging conntrack entries of %s, ignoring", ip_addr_to_string(&a->addr, buf));
 		return 0;
 	}
 	if (n > 0)
@@ -350,7 +345,7 @@ static int do_action(struct apply_ctx *c, const struct action *a, struct done *d
 	case ACT_ANTISPOOF:
 		return do_antispoof(a, d);
 	case ACT_CT_PURGE:
-		return do_ct_purge(a);
+		return do_ct_purge(c);
 	case ACT_NEIGH:
 		return do_neigh(c, a, d);
 	case ACT_LINK:

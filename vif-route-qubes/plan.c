@@ -145,8 +145,7 @@ static void build_online(struct plan *p)
 		if (in->ipv6_kernel)
 			push_antispoof(p, AF_INET6, false);
 
-		for (unsigned i = 0; i < in->n_addrs; i++)
-			push_addr_action(p, ACT_CT_PURGE, &in->addrs[i], false);
+		push(p, ACT_CT_PURGE, false);
 		for (unsigned i = 0; i < in->n_addrs; i++)
 			if (in->addrs[i].family == AF_INET || v6_usable(in))
 				push_addr_action(p, ACT_NEIGH, &in->addrs[i], false);
@@ -179,7 +178,9 @@ static void build_online(struct plan *p)
 
 /* Online taken back, every piece removed even when IPv6 is off now
  * (it may have been on at online time). Hardening sysctls stay: they are
- * safe, and the vif is about to disappear anyway. */
+ * safe, and the vif is about to disappear anyway. No conntrack purge: the
+ * next online of any vif with these addresses purges before its link is
+ * up, and a purge walks the kernel's whole hash table. */
 static void build_offline(struct plan *p)
 {
 	const struct vif_input *in = p->in;
@@ -208,8 +209,6 @@ static void build_offline(struct plan *p)
 		return;
 	for (unsigned i = in->n_addrs; i-- > 0;)
 		push_addr_action(p, ACT_NEIGH, &in->addrs[i], true);
-	for (unsigned i = in->n_addrs; i-- > 0;)
-		push_addr_action(p, ACT_CT_PURGE, &in->addrs[i], true);
 	if (in->ipv6_kernel)
 		push_antispoof(p, AF_INET6, true);
 	push_antispoof(p, AF_INET, true);
@@ -283,9 +282,14 @@ const char *action_describe(const struct plan *p, const struct action *a, char *
 	case ACT_ANTISPOOF:
 		describe_rules(a, buf, len);
 		break;
-	case ACT_CT_PURGE:
-		snprintf(buf, len, "purge conntrack entries with source or destination %s", addr);
+	case ACT_CT_PURGE: {
+		size_t off = (size_t)snprintf(buf, len, "purge conntrack entries from or to");
+
+		for (unsigned i = 0; i < in->n_addrs && off < len; i++)
+			off += (size_t)snprintf(buf + off, len - off, "%s %s", i ? "," : "",
+						ip_addr_to_string(&in->addrs[i], addr));
 		break;
+	}
 	case ACT_NEIGH:
 		if (a->remove)
 			snprintf(buf, len, "delete neighbour %s dev %s", addr, ifn);

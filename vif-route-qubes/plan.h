@@ -13,7 +13,7 @@ enum action_type {
 	ACT_RENAME,    /* rename vif -> ifname, unless ifname exists already */
 	ACT_SYSCTL,    /* net.ipv{4,6}.conf.IF.KEY = VALUE */
 	ACT_ANTISPOOF, /* raw PREROUTING DROP rules of one family, one commit */
-	ACT_CT_PURGE,  /* conntrack entries from/to addr */
+	ACT_CT_PURGE,  /* conntrack entries from/to any client address */
 	ACT_NEIGH,     /* permanent neighbour addr -> client MAC */
 	ACT_LINK,      /* link up / down */
 	ACT_ROUTE,     /* addr dev IF [scope link] metric M */

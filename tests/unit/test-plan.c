@@ -34,7 +34,7 @@ static char *render(const struct plan *p, bool with_sysctls)
 			snprintf(tok, sizeof(tok), "rules%c:%u", a->family == AF_INET ? '4' : '6', a->n_rules);
 			break;
 		case ACT_CT_PURGE:
-			snprintf(tok, sizeof(tok), "ct:%s", addr);
+			snprintf(tok, sizeof(tok), "ct");
 			break;
 		case ACT_NEIGH:
 			snprintf(tok, sizeof(tok), "neigh:%s", addr);
@@ -119,7 +119,7 @@ START_TEST(test_online_v4_only)
 {
 	struct vif_input in = input("10.137.0.5", NULL, true, false);
 
-	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 rules6:1 ct:10.137.0.5 neigh:10.137.0.5 up "
+	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 rules6:1 ct neigh:10.137.0.5 up "
 				      "route:10.137.0.5 hook:10.137.0.5 addr:10.137.0.1 status");
 }
 END_TEST
@@ -129,7 +129,7 @@ START_TEST(test_online_dual_stack)
 	struct vif_input in = input("10.137.0.5 fd09:24ef:4179::a89:5", "fd09:24ef:4179::a89:1", true, false);
 
 	ck_assert_str_eq(online(&in),
-			 "sysctl4:proxy_arp=1 rules4:2 rules6:2 ct:10.137.0.5 ct:fd09:24ef:4179::a89:5 "
+			 "sysctl4:proxy_arp=1 rules4:2 rules6:2 ct "
 			 "neigh:10.137.0.5 neigh:fd09:24ef:4179::a89:5 up route:10.137.0.5 hook:10.137.0.5 "
 			 "route:fd09:24ef:4179::a89:5 hook:fd09:24ef:4179::a89:5 addr:10.137.0.1 "
 			 "addr:fd09:24ef:4179::a89:1 sysctl6:proxy_ndp=1 status");
@@ -150,7 +150,7 @@ START_TEST(test_online_link_local_gateway6)
 {
 	struct vif_input in = input("10.137.0.5 fd09::5", "fe80::1", true, false);
 
-	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 rules6:2 ct:10.137.0.5 ct:fd09::5 "
+	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 rules6:2 ct "
 				      "neigh:10.137.0.5 neigh:fd09::5 up route:10.137.0.5 hook:10.137.0.5 "
 				      "route:fd09::5 hook:fd09::5 addr:10.137.0.1 status");
 }
@@ -162,7 +162,7 @@ START_TEST(test_online_ipv6_disabled)
 
 	/* Rules still go in; the v6 neighbour, route, gateway6 and proxy_ndp
 	 * cannot, and the route is skipped with an error logged. */
-	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 rules6:2 ct:10.137.0.5 ct:fd09::5 "
+	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 rules6:2 ct "
 				      "neigh:10.137.0.5 up route:10.137.0.5 hook:10.137.0.5 skip:fd09::5 "
 				      "hook:fd09::5 addr:10.137.0.1 status");
 	/* offline removes the v6 pieces whatever IPv6 is now. */
@@ -176,7 +176,7 @@ START_TEST(test_online_no_ipv6_kernel)
 {
 	struct vif_input in = input("10.137.0.5", "fd09::1", false, true);
 
-	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 ct:10.137.0.5 neigh:10.137.0.5 up "
+	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:2 ct neigh:10.137.0.5 up "
 				      "route:10.137.0.5 hook:10.137.0.5 addr:10.137.0.1 status");
 	ck_assert_ptr_null(strstr(render(&plan, true), "sysctl6"));
 }
@@ -187,7 +187,7 @@ START_TEST(test_online_v6_only_client)
 	struct vif_input in = input("fd09::5", NULL, true, false);
 	const struct action *rules4;
 
-	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:1 rules6:2 ct:fd09::5 neigh:fd09::5 up "
+	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:1 rules6:2 ct neigh:fd09::5 up "
 				      "route:fd09::5 hook:fd09::5 addr:10.137.0.1 status");
 	/* No IPv4 address: nothing IPv4 gets in from this vif at all. */
 	rules4 = &plan.actions[first_index(&plan, ACT_ANTISPOOF)];
@@ -329,7 +329,7 @@ START_TEST(test_offline_v4)
 	struct vif_input in = input("10.137.0.5", NULL, true, false);
 
 	ck_assert_str_eq(offline(&in), "-hook:10.137.0.5 -route:10.137.0.5 -addr:10.137.0.1 -down -neigh:10.137.0.5 "
-				       "-ct:10.137.0.5 -rules6:1 -rules4:2 -sysctl4:proxy_arp=0");
+				       "-rules6:1 -rules4:2 -sysctl4:proxy_arp=0");
 }
 END_TEST
 
