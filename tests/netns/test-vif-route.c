@@ -502,9 +502,11 @@ START_TEST(test_rollback_real_failure)
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
 	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
-	free(sh("mkdir -p /tmp/qvt-hooks2 && printf '#!/bin/sh\\n"
-		"[ \"$4\" = fd09::5 ] && [ \"$1\" = online ] && pkill -f test-xenstored\\nexit 0\\n' "
-		"> /tmp/qvt-hooks2/kill && chmod +x /tmp/qvt-hooks2/kill"));
+	/* Only this test's daemon: others may be running on the machine. */
+	free(tl_sh("mkdir -p /tmp/qvt-hooks2 && printf '#!/bin/sh\\n"
+		   "[ \"$4\" = fd09::5 ] && [ \"$1\" = online ] && kill %d\\nexit 0\\n' "
+		   "> /tmp/qvt-hooks2/kill && chmod +x /tmp/qvt-hooks2/kill",
+		   (int)vifenv_xenstored_pid()));
 	before = vifenv_state(false);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--hooks-dir /tmp/qvt-hooks2 " ONLINE, &err), 1);
 	assert_contains(err, "hotplug-status");

@@ -36,6 +36,11 @@ void vifenv_setup(void)
 	tl_xs_write("/local/domain/0/backend/vif/3/0/mac", "00:16:3e:5e:6c:00");
 }
 
+pid_t vifenv_xenstored_pid(void)
+{
+	return xsd_pid;
+}
+
 void vifenv_teardown(void)
 {
 	tl_xenstored_stop(xsd_pid);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "testlib.h"
 
@@ -11,6 +12,8 @@
  * for a client 10.137.0.5 / 00:16:3e:5e:6c:00 behind gateway 10.137.0.1. */
 void vifenv_setup(void);
 void vifenv_teardown(void);
+/* The pid of this test's own xenstored. */
+pid_t vifenv_xenstored_pid(void);
 
 /* Adds veth vifD.0 (peer cD) and its backend keys; ip may be "" or NULL
  * (key absent). */
