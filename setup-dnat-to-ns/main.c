@@ -1,0 +1,376 @@
+/* setup-dnat-to-ns: points the clients' virtual DNS addresses at the
+ * uplink's real resolvers, by rewriting the nat chain PR-QBS atomically.
+ * main() is the one place that turns a result into an exit status. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "addr.h"
+#include "config.h"
+#include "dnat_apply.h"
+#include "dnat_plan.h"
+#include "log.h"
+#include "nft.h"
+#include "resolv.h"
+#include "util.h"
+#include "xs.h"
+
+/* Qubes' callers (the NetworkManager hook, setup-ip) read this as "DNS
+ * unchanged" and skip restarting the updates proxy. */
+#define EXIT_UNCHANGED 100
+
+#define RESOLVED_CONF "/run/systemd/resolve/resolv.conf"
+/* Far beyond any real resolv.conf; bounds the time a hostile one costs. */
+#define RESOLV_MAX_BYTES (16u << 20)
+
+struct ctx {
+	bool dry_run;
+	const char *resolv_conf;
+	const char *resolved_conf;
+	const char *dns1_arg;
+	const char *dns2_arg;
+	const char *iface;
+	const char *action;
+};
+
+static const char *const dispatcher_actions[] = {
+	"up", "down", "vpn-up", "vpn-down", "dhcp4-change", "dns-change", "reapply",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: qubes-setup-dnat-to-ns [OPTIONS] [IFACE ACTION]\n"
+		"\n"
+		"Makes the nat chain PR-QBS send the clients' virtual DNS addresses (DNS1, DNS2)\n"
+		"to the real resolvers of /etc/resolv.conf. Run by the NetworkManager dispatcher\n"
+		"(IFACE ACTION; acts on up, down, vpn-up, vpn-down, dhcp4-change, dns-change,\n"
+		"reapply and ignores other actions), at boot, or by hand (no arguments).\n"
+		"Exit status: 0 rules changed, 100 rules already right, 1 error.\n"
+		"\n"
+		"Options:\n"
+		"  -n, --dry-run            print the rules and whether they would change; change nothing\n"
+		"  -v, --verbose            log each step\n"
+		"      --resolv-conf PATH   read resolvers from PATH (default /etc/resolv.conf)\n"
+		"      --resolved-conf PATH where to follow the systemd-resolved stub (default %s)\n"
+		"      --dns1 ADDR          virtual DNS1 (instead of xenstore qubes-netvm-primary-dns)\n"
+		"      --dns2 ADDR          virtual DNS2 (instead of xenstore qubes-netvm-secondary-dns)\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            the version\n",
+		RESOLVED_CONF);
+}
+
+/* 1: stop with success (help, version, an action we ignore); 0: go on;
+ * < 0: bad usage. */
+static int parse_argv(struct ctx *c, int argc, char **argv)
+{
+	enum { ARG_RESOLV = 0x100, ARG_RESOLVED, ARG_DNS1, ARG_DNS2 };
+	static const struct option options[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "resolv-conf", required_argument, NULL, ARG_RESOLV },
+		{ "resolved-conf", required_argument, NULL, ARG_RESOLVED },
+		{ "dns1", required_argument, NULL, ARG_DNS1 },
+		{ "dns2", required_argument, NULL, ARG_DNS2 },
+		{},
+	};
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "nvhV", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'n':
+			c->dry_run = true;
+			break;
+		case 'v':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("qubes-setup-dnat-to-ns %s\n", PACKAGE_VERSION);
+			return 1;
+		case ARG_RESOLV:
+			c->resolv_conf = optarg;
+			break;
+		case ARG_RESOLVED:
+			c->resolved_conf = optarg;
+			break;
+		case ARG_DNS1:
+			c->dns1_arg = optarg;
+			break;
+		case ARG_DNS2:
+			c->dns2_arg = optarg;
+			break;
+		default:
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unknown option '%.32s' (see --help)",
+					       argv[optind - 1]);
+		}
+	}
+
+	switch (argc - optind) {
+	case 0:
+		break;
+	case 2:
+		c->iface = argv[optind];
+		c->action = argv[optind + 1];
+		for (size_t i = 0; i < ELEMENTSOF(dispatcher_actions); i++)
+			if (streq(c->action, dispatcher_actions[i]))
+				goto check;
+		log_debug("dispatcher action '%.32s' on '%.32s': nothing to do", c->action, c->iface);
+		return 1;
+	default:
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "expected no arguments or IFACE ACTION (see --help)");
+	}
+check:
+	if (c->dns2_arg && !c->dns1_arg)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--dns2 needs --dns1");
+	return 0;
+}
+
+static int parse_dns(const char *value, const char *what, struct in_addr *ret)
+{
+	struct ip_addr a;
+
+	if (ip_addr_parse(value, AF_INET, &a) < 0 || !ip_addr_is_unicast_host(&a))
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "invalid %s '%.64s': expected an IPv4 unicast address",
+				       what, value);
+	*ret = a.v4;
+	return 0;
+}
+
+/* Reads one key; *ret NULL when absent. */
+static int read_key(struct xs_handle *xs, const char *key, char **ret)
+{
+	int r = xsh_read(xs, key, ret);
+
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	if (r < 0)
+		return log_error_errno(r, "cannot read xenstore key '%s'", key);
+	return 0;
+}
+
+/* The virtual addresses: DNS1 (or the gateway when DNS1 is not set), DNS2.
+ * *ret_n is 0 when this VM provides no DNS to others. */
+static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret_n)
+{
+	_cleanup_free_ char *dns1 = NULL, *dns2 = NULL, *gw = NULL;
+	struct xs_handle *xs = NULL;
+	const char *dns1_key = "qubes-netvm-primary-dns";
+	int r;
+
+	*ret_n = 0;
+	if (c->dns1_arg) {
+		r = parse_dns(c->dns1_arg, "--dns1", &ret[0]);
+		if (r < 0)
+			return r;
+		*ret_n = 1;
+		if (c->dns2_arg) {
+			r = parse_dns(c->dns2_arg, "--dns2", &ret[1]);
+			if (r < 0)
+				return r;
+			*ret_n = 2;
+		}
+		return 0;
+	}
+
+	r = xsh_open(&xs);
+	if (r < 0)
+		return log_error_errno(r, "cannot connect to xenstore");
+	r = read_key(xs, "qubes-netvm-primary-dns", &dns1);
+	if (r >= 0)
+		r = read_key(xs, "qubes-netvm-secondary-dns", &dns2);
+	if (r >= 0 && (!dns1 || !*dns1)) {
+		free(dns1);
+		r = read_key(xs, "qubes-netvm-gateway", &gw);
+		dns1 = gw;
+		gw = NULL;
+		dns1_key = "qubes-netvm-gateway";
+	}
+	xsh_close(xs);
+	if (r < 0)
+		return r;
+
+	if (!dns1 || !*dns1) {
+		if (dns2 && *dns2)
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+					       "qubes-netvm-secondary-dns is set but neither qubes-netvm-primary-dns "
+					       "nor qubes-netvm-gateway is");
+		log_info("no virtual DNS address in xenstore: this VM serves no DNS to others");
+		return 0;
+	}
+	r = parse_dns(dns1, dns1_key, &ret[0]);
+	if (r < 0)
+		return r;
+	*ret_n = 1;
+	if (dns2 && *dns2) {
+		r = parse_dns(dns2, "qubes-netvm-secondary-dns", &ret[1]);
+		if (r < 0)
+			return r;
+		*ret_n = 2;
+	}
+	return 0;
+}
+
+/* Parses path into *ret. A missing file is an uplink without resolvers. */
+static int read_resolv(const char *path, struct resolv_conf *ret)
+{
+	_cleanup_close_ int fd = -1;
+	struct resolv_parser p;
+	char buf[65536];
+	size_t total = 0;
+	struct stat st;
+
+	resolv_parser_init(&p);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT) {
+		log_info("%s does not exist: no resolvers", path);
+		*ret = *resolv_parser_finish(&p);
+		return 0;
+	}
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot open %s", path);
+	if (fstat(fd, &st) < 0)
+		return log_error_errno(-errno, "cannot stat %s", path);
+	if (!S_ISREG(st.st_mode))
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s is not a regular file", path);
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return log_error_errno(-errno, "cannot read %s", path);
+		if (n == 0)
+			break;
+		resolv_parser_feed(&p, buf, (size_t)n);
+		total += (size_t)n;
+		if (total >= RESOLV_MAX_BYTES) {
+			char probe;
+
+			if (read(fd, &probe, 1) == 0)
+				break; /* exactly at the cap: the whole file was read */
+			log_warning("%s is larger than %u MiB; reading no further", path, RESOLV_MAX_BYTES >> 20);
+			resolv_parser_drop_partial(&p);
+			break;
+		}
+	}
+	*ret = *resolv_parser_finish(&p);
+	return 0;
+}
+
+static void report_skipped(const char *path, const struct resolv_conf *rc)
+{
+	if (rc->n_loopback)
+		log_warning("%s: %u loopback nameserver(s) skipped: forwarded traffic cannot reach them", path,
+			    rc->n_loopback);
+	if (rc->n_invalid)
+		log_warning("%s: %u malformed nameserver line(s) skipped", path, rc->n_invalid);
+	if (rc->n_ipv6)
+		log_debug("%s: %u IPv6 nameserver(s) skipped", path, rc->n_ipv6);
+}
+
+static int resolvers(const struct ctx *c, struct resolv_conf *ret)
+{
+	int r;
+
+	r = read_resolv(c->resolv_conf, ret);
+	if (r < 0)
+		return r;
+	if (ret->stub_only) {
+		/* systemd-resolved's stub listens on loopback only; its own
+		 * file lists the servers it forwards to. */
+		log_debug("%s names only the systemd-resolved stub; reading %s", c->resolv_conf, c->resolved_conf);
+		r = read_resolv(c->resolved_conf, ret);
+		if (r < 0)
+			return r;
+		report_skipped(c->resolved_conf, ret);
+	} else
+		report_skipped(c->resolv_conf, ret);
+	return 0;
+}
+
+static void print_plan(const struct dnat_plan *p, enum dnat_result res)
+{
+	char buf[160];
+
+	printf("chain %s should hold %u rule(s):\n", DNAT_CHAIN, p->n);
+	for (unsigned i = 0; i < p->n; i++)
+		printf("  -A %s %s\n", DNAT_CHAIN, ipt_dnat_rule_to_string(&p->rules[i], buf, sizeof(buf)));
+	printf("%s\n", res == DNAT_CHANGED ? "the chain differs: a real run would replace it"
+					   : "the chain already holds exactly these: nothing to do");
+}
+
+static int run(struct ctx *c, int argc, char **argv)
+{
+	struct resolv_conf rc;
+	struct in_addr vdns[2];
+	struct dnat_plan plan;
+	enum dnat_result res;
+	unsigned n_vdns;
+	bool nft = false;
+	int r;
+
+	r = parse_argv(c, argc, argv);
+	if (r != 0)
+		return r < 0 ? r : 0;
+
+	r = virtual_dns(c, vdns, &n_vdns);
+	if (r < 0)
+		return r;
+	r = resolvers(c, &rc);
+	if (r < 0)
+		return r;
+	if (rc.n_servers == 0)
+		log_info("no usable resolver: %s is left empty, so DNS queries from clients go nowhere", DNAT_CHAIN);
+
+	dnat_plan_build(n_vdns > 0 ? &vdns[0] : NULL, n_vdns > 1 ? &vdns[1] : NULL, rc.servers, rc.n_servers,
+			&plan);
+
+	if (nft_has_ip_tables(&nft) >= 0 && nft)
+		log_warning("nftables tables exist here; the DNS DNAT rules of qubes-setup-dnat-to-ns are in the "
+			    "legacy x_tables nat table (see iptables-legacy-save -t nat)");
+
+	r = dnat_apply(&plan, c->dry_run, &res);
+	if (r < 0)
+		return log_error_errno(r, "cannot update chain %s in the nat table", DNAT_CHAIN);
+	if (c->dry_run)
+		print_plan(&plan, res);
+	else if (res == DNAT_CHANGED && plan.n == 0)
+		log_info("%s is now empty", DNAT_CHAIN);
+	else if (res == DNAT_CHANGED) {
+		char dst[IP_ADDR_STRLEN], to[IP_ADDR_STRLEN];
+
+		for (unsigned i = 0; i < plan.n; i += 2)
+			log_info("%s now sends DNS for %s to %s", DNAT_CHAIN,
+				 inet_ntop(AF_INET, &plan.rules[i].dst, dst, sizeof(dst)),
+				 inet_ntop(AF_INET, &plan.rules[i].to, to, sizeof(to)));
+	}
+	return res == DNAT_CHANGED ? 0 : EXIT_UNCHANGED;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx c = {
+		.resolv_conf = "/etc/resolv.conf",
+		.resolved_conf = RESOLVED_CONF,
+	};
+	int r;
+
+	log_open("qubes-setup-dnat-to-ns", true);
+	r = run(&c, argc, argv);
+	if (r < 0)
+		return EXIT_FAILURE;
+	return r;
+}
