@@ -1,0 +1,46 @@
+#!/bin/bash
+# The test command: installs what is needed, then builds and runs every test
+# suite twice -- in a normal build, and in an ASan+UBSan build. The netns
+# suites need root; under CI=true they fail rather than skip without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+# meson test prints each suite's result; check's own totals go to the log.
+run_build() {
+	local dir=$1
+	shift
+	if [ -d "$dir" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir" >/dev/null
+	meson test -C "$dir" --print-errorlogs
+	if grep -q '^Skipped: *[1-9]' "$dir/meson-logs/testlog.txt" && [ "${CI:-}" = true ]; then
+		echo "error: suites were skipped in CI" >&2
+		return 1
+	fi
+}
+
+count_checks() {
+	awk -F'[:,] *' '/^[0-9]+%: Checks:/ { n += $3; f += $5 + $7 } END { printf "%d %d\n", n - f, f }' "$1/meson-logs/testlog.txt"
+}
+
+status=0
+run_build build-test -Dfault_injection=true -Dtests=enabled || status=1
+read -r pass1 fail1 < <(count_checks build-test)
+
+export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+run_build build-asan -Dfault_injection=true -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false || status=1
+read -r pass2 fail2 < <(count_checks build-asan)
+
+echo "normal build: $pass1 passed, $fail1 failed"
+echo "ASan+UBSan build: $pass2 passed, $fail2 failed"
+if [ "$status" -ne 0 ] && [ $((fail1 + fail2)) -eq 0 ]; then
+	fail1=1 # a suite failed outside check's own counting (crash, timeout, skip in CI)
+fi
+echo "total: $((pass1 + pass2)) passed, $((fail1 + fail2)) failed"
+exit "$status"
