@@ -35,6 +35,7 @@ extern char **environ;
 
 static const char *vif_route;
 static const char *xenstored;
+static char workdir[] = "/tmp/qvt-bench.XXXXXX";
 static long peak_rss_kib;
 
 static double now_us(void)
@@ -97,8 +98,11 @@ static double run_vif(unsigned domid, const char *cmd)
 
 static pid_t start_xenstored(void)
 {
-	const char *sock = "/tmp/qvt-bench-xs.sock";
-	pid_t pid = fork();
+	static char sock[64];
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/xenstored.sock", workdir);
+	pid = fork();
 
 	if (pid < 0)
 		die("fork");
@@ -132,23 +136,28 @@ static void xs_put(struct xs_handle *h, const char *path, const char *value)
 /* vifD.0 for D in [first, first+n), each with an address and a MAC. */
 static void make_vifs(struct xs_handle *h, unsigned first, unsigned n)
 {
-	FILE *batch = fopen("/tmp/qvt-bench.batch", "we");
+	char path[96], cmd[128];
+	FILE *batch;
+
+	snprintf(path, sizeof(path), "%s/veth.batch", workdir);
+	batch = fopen(path, "we");
 
 	if (!batch)
 		die("batch file");
 	for (unsigned d = first; d < first + n; d++) {
-		char path[96], val[64];
+		char key[96], val[64];
 
 		fprintf(batch, "link add vif%u.0 type veth peer name c%u\n", d, d);
-		snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/0/ip", d);
+		snprintf(key, sizeof(key), "/local/domain/0/backend/vif/%u/0/ip", d);
 		snprintf(val, sizeof(val), "10.137.%u.%u fd09::%x", d / 250, d % 250 + 2, d);
-		xs_put(h, path, val);
-		snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/0/mac", d);
+		xs_put(h, key, val);
+		snprintf(key, sizeof(key), "/local/domain/0/backend/vif/%u/0/mac", d);
 		snprintf(val, sizeof(val), "00:16:3e:%02x:%02x:%02x", (d >> 16) & 0xff, (d >> 8) & 0xff, d & 0xff);
-		xs_put(h, path, val);
+		xs_put(h, key, val);
 	}
 	fclose(batch);
-	if (sh("ip -batch /tmp/qvt-bench.batch") != 0) {
+	snprintf(cmd, sizeof(cmd), "ip -batch %s", path);
+	if (sh(cmd) != 0) {
 		fprintf(stderr, "qvt-bench: creating veth pairs failed\n");
 		exit(1);
 	}
@@ -181,6 +190,7 @@ int main(int argc, char **argv)
 	};
 	unsigned others = 0, cycles = 100, target;
 	bool conntrack = false;
+	char path[96];
 	double *on, *off, *cyc;
 	struct xs_handle *h;
 	pid_t xs;
@@ -216,10 +226,14 @@ int main(int argc, char **argv)
 	 * interfaces, rules and /tmp are never touched. */
 	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
 		die("unshare (needs root)");
-	if (mount("none", "/", "none", MS_REC | MS_SLAVE, NULL) < 0 ||
-	    mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") < 0)
-		die("private /tmp");
-	setenv("XTABLES_LOCKFILE", "/tmp/qvt-bench.lock", 1);
+	if (mount("none", "/", "none", MS_REC | MS_SLAVE, NULL) < 0)
+		die("private mounts");
+	/* A scratch directory of our own (the build tree may be under /tmp,
+	 * so /tmp itself stays as it is). */
+	if (!mkdtemp(workdir) || mount("tmpfs", workdir, "tmpfs", 0, "mode=0700") < 0)
+		die("scratch directory");
+	snprintf(path, sizeof(path), "%s/xtables.lock", workdir);
+	setenv("XTABLES_LOCKFILE", path, 1);
 	sh("ip link set lo up");
 
 	xs = start_xenstored();
@@ -277,6 +291,8 @@ int main(int argc, char **argv)
 
 	kill(xs, SIGTERM);
 	waitpid(xs, NULL, 0);
+	umount2(workdir, MNT_DETACH);
+	rmdir(workdir);
 	free(on);
 	free(off);
 	free(cyc);

@@ -21,6 +21,33 @@
 static char lockfile[64];
 static char xs_dir[64];
 
+/* A private /tmp: whatever a test leaves there (its lock file, the
+ * xenstored socket, hook scripts) goes away with it, even when it fails
+ * before its teardown. The build and source trees may themselves live under
+ * /tmp (a CI clone): those are bound back in at the same paths. */
+static void private_tmp(void)
+{
+	const char *keep[] = { getenv("MESON_BUILD_DIR"), getenv("MESON_SOURCE_DIR") };
+	int fds[ELEMENTSOF(keep)];
+
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+		fds[i] = -1;
+		if (keep[i] && startswith(keep[i], "/tmp/"))
+			fds[i] = open(keep[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	ck_assert_msg(mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") == 0, "mount /tmp: %m");
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+		char from[64];
+
+		if (fds[i] < 0)
+			continue;
+		free(tl_sh("mkdir -p '%s'", keep[i]));
+		snprintf(from, sizeof(from), "/proc/self/fd/%d", fds[i]);
+		ck_assert_msg(mount(from, keep[i], NULL, MS_BIND | MS_REC, NULL) == 0, "bind %s: %m", keep[i]);
+		close(fds[i]);
+	}
+}
+
 void tl_netns_setup(void)
 {
 	int fd;
@@ -31,10 +58,7 @@ void tl_netns_setup(void)
 	/* /sys/class/net shows the netns of whoever mounted sysfs. */
 	(void)umount2("/sys", MNT_DETACH);
 	ck_assert_msg(mount("sysfs", "/sys", "sysfs", 0, NULL) == 0, "mount sysfs: %m");
-	/* A private /tmp: whatever a test leaves there (its lock file, the
-	 * xenstored socket, hook scripts) goes away with it, even when it
-	 * fails before its teardown. */
-	ck_assert_msg(mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") == 0, "mount /tmp: %m");
+	private_tmp();
 
 	strcpy(lockfile, "/tmp/qvt-xtlock.XXXXXX");
 	fd = mkstemp(lockfile);
