@@ -17,11 +17,13 @@ run_build() {
 		meson setup "$dir" "$@" >/dev/null
 	fi
 	ninja -C "$dir" >/dev/null
-	meson test -C "$dir" --print-errorlogs
+	local rc=0
+	meson test -C "$dir" --print-errorlogs || rc=1
 	if grep -q '^Skipped: *[1-9]' "$dir/meson-logs/testlog.txt" && [ "${CI:-}" = true ]; then
 		echo "error: suites were skipped in CI" >&2
-		return 1
+		rc=1
 	fi
+	return $rc
 }
 
 count_checks() {

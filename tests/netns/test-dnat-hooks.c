@@ -50,7 +50,11 @@ static void setup(void)
 		   "printf '#!/bin/sh\\necho \"$*\" >> /tmp/systemctl.log\\n' > /tmp/fakebin/systemctl && "
 		   "chmod +x /tmp/fakebin/systemctl && : > /tmp/systemctl.log",
 		   prog, build, prog, build));
-	ck_assert_ptr_null(strstr(tl_sh("cat /tmp/hooks/nm"), "/usr/lib/qubes"));
+	{
+		_cleanup_free_ char *nm = tl_sh("cat /tmp/hooks/nm");
+
+		ck_assert_ptr_null(strstr(nm, "/usr/lib/qubes"));
+	}
 }
 
 static void teardown(void)
@@ -117,9 +121,12 @@ END_TEST
 
 START_TEST(test_nm_hook_reports_failure)
 {
+	_cleanup_free_ char *r = NULL;
+
 	setenv("XENSTORED_PATH", "/nonexistent/socket", 1);
 	ck_assert_int_eq(nm_hook("eth0", "up"), 1);
-	ck_assert_str_eq(restarts(), "");
+	r = restarts();
+	ck_assert_str_eq(r, "");
 }
 END_TEST
 
