@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="gcc meson ninja-build pkgconf
 libxen-dev libiptc-dev libnl-route-3-dev libnetfilter-conntrack-dev check
-iptables iproute2 conntrack nftables xenstore-utils procps iputils-ping"
+iptables iproute2 conntrack nftables xenstore-utils procps iputils-ping
+dnsmasq-base bind9-dnsutils"
 
 missing=
 for p in $PACKAGES; do

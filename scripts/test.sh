@@ -26,8 +26,13 @@ run_build() {
 	return $rc
 }
 
+# check's per-suite totals, plus the TAP lines of the end-to-end suite.
 count_checks() {
-	awk -F'[:,] *' '/^[0-9]+%: Checks:/ { n += $3; f += $5 + $7 } END { printf "%d %d\n", n - f, f }' "$1/meson-logs/testlog.txt"
+	awk -F'[:,] *' '
+		/^[0-9]+%: Checks:/ { n += $3; f += $5 + $7 }
+		/^ok [0-9]+ - / { n++ }
+		/^not ok [0-9]+ - / { n++; f++ }
+		END { printf "%d %d\n", n - f, f }' "$1/meson-logs/testlog.txt"
 }
 
 status=0

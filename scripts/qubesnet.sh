@@ -1,0 +1,278 @@
+# shellcheck shell=bash
+# The simulated Qubes network, as a library for the demo, the end-to-end
+# tests and the benchmark. Source it, set QNET_BUILD to a build directory,
+# then `qnet_up` ... `qnet_down`.
+#
+#   upstream  ── wan0/eth0 ──  sys-net  ── vif2.0/eth0 ──  sys-firewall ─┬─ vif3.0/eth0 ── work
+#   (resolvers R1, R2,         (netvm)                     (proxy)      └─ vif4.0/eth0 ── untrusted
+#    a host to ping)
+#
+# Each domain is a network namespace; each backend (sys-net, sys-firewall)
+# has its own test xenstored holding what the toolstack writes, its own
+# resolv.conf (bind-mounted over /etc/resolv.conf for the programs it runs)
+# and its own xtables lock. Every vif goes up and down only through
+# vif-route-qubes invoked as libxl invokes it, and DNS is set only by
+# qubes-setup-dnat-to-ns, through the NetworkManager hook.
+
+QNET_P=${QNET_P:-qvt}           # namespace name prefix
+QNET_DIR=${QNET_DIR:-}          # scratch directory (made by qnet_up)
+
+# Addresses, Qubes-like.
+QNET_R1=198.51.100.1            # upstream resolver 1
+QNET_R2=198.51.100.2            # upstream resolver 2
+QNET_HOST=203.0.113.10          # a host on the internet
+QNET_HOST6=2001:db8:200::10
+QNET_UP_WAN=192.168.100.1       # upstream's side of sys-net's uplink
+QNET_UP_WAN6=2001:db8:100::1
+QNET_NET_WAN=192.168.100.2      # sys-net's uplink address
+QNET_NET_WAN6=2001:db8:100::2
+QNET_DNS1=10.139.1.1            # the virtual DNS addresses clients use
+QNET_DNS2=10.139.1.2
+QNET_NET_GW=10.138.0.1          # sys-net as its clients see it
+QNET_NET_GW6=fd09:24ef:4179::a8a:1
+QNET_FW_IP=10.138.0.2           # sys-firewall (domain 2)
+QNET_FW_IP6=fd09:24ef:4179::a8a:2
+QNET_FW_MAC=00:16:3e:5e:6c:02
+QNET_FW_GW=10.137.0.1           # sys-firewall as its clients see it
+QNET_FW_GW6=fd09:24ef:4179::a89:1
+QNET_WORK_IP=10.137.0.10        # work (domain 3)
+QNET_WORK_IP6=fd09:24ef:4179::a89:a
+QNET_WORK_MAC=00:16:3e:5e:6c:03
+QNET_UNTR_IP=10.137.0.11        # untrusted (domain 4), no IPv6
+QNET_UNTR_MAC=00:16:3e:5e:6c:04
+QNET_NAME=qubes.test            # the name upstream resolves: R1 says .1, R2 says .2
+QNET_ANSWER_R1=192.0.2.1
+QNET_ANSWER_R2=192.0.2.2
+
+qnet_ns() { echo "$QNET_P-$1"; }
+
+# qnet_exec DOMAIN CMD...: CMD inside DOMAIN's namespace.
+qnet_exec() {
+	local d=$1
+	shift
+	ip netns exec "$(qnet_ns "$d")" "$@"
+}
+
+# qnet_domain DOMAIN CMD...: CMD as that domain's own programs run:
+# its xenstore, its xtables lock, its resolv.conf, and a systemctl that only
+# records what it was asked (the updates proxy restart).
+qnet_domain() {
+	local d=$1
+	shift
+	ip netns exec "$(qnet_ns "$d")" sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
+		"$QNET_DIR/$d.resolv.conf" \
+		env XENSTORED_PATH="$QNET_DIR/$d.xenstored.sock" XTABLES_LOCKFILE="$QNET_DIR/$d.xtables.lock" \
+		PATH="$QNET_DIR/bin:$QNET_BUILD/vif-route-qubes:$QNET_BUILD/setup-dnat-to-ns:$PATH" "$@"
+}
+
+# qnet_xs DOMAIN xenstore-CMD ARGS...: that backend's xenstore.
+qnet_xs() {
+	local d=$1
+	shift
+	XENSTORED_PATH="$QNET_DIR/$d.xenstored.sock" "$@"
+}
+
+# qnet_vif BACKEND DOMID online|offline: as libxl runs the vif's script.
+qnet_vif() {
+	qnet_domain "$1" env vif="vif$2.0" XENBUS_PATH="backend/vif/$2/0" vif-route-qubes "$3" type_if=vif
+}
+
+# qnet_set_resolv DOMAIN SERVER...: what DHCP would write.
+qnet_set_resolv() {
+	local d=$1
+	shift
+	: >"$QNET_DIR/$d.resolv.conf"
+	for s in "$@"; do
+		echo "nameserver $s" >>"$QNET_DIR/$d.resolv.conf"
+	done
+}
+
+# qnet_dispatch DOMAIN IFACE ACTION: NetworkManager running its dispatcher hook.
+qnet_dispatch() {
+	qnet_domain "$1" "$QNET_DIR/qubes-nmhook" "$2" "$3"
+}
+
+# qnet_watch DOMAIN SRC...: count packets arriving at DOMAIN from each SRC
+# (mangle PREROUTING, no verdict); qnet_seen DOMAIN SRC reads the count.
+qnet_watch() {
+	local d=$1 ipt
+	shift
+	for a in "$@"; do
+		case $a in *:*) ipt=ip6tables-legacy ;; *) ipt=iptables-legacy ;; esac
+		qnet_domain "$d" $ipt -w -t mangle -A PREROUTING -s "$a"
+	done
+}
+qnet_seen() {
+	local ipt=iptables-legacy
+	case $2 in *:*) ipt=ip6tables-legacy ;; esac
+	qnet_domain "$1" $ipt -t mangle -L PREROUTING -v -x -n |
+		awk -v a="$2" '$0 ~ /^ *[0-9]/ && ($(NF-1) == a || $(NF-1) == a "/32" || $(NF-1) == a "/128") { print $1; exit }'
+}
+
+# qnet_rule_packets DOMAIN ipv4|ipv6 TABLE CHAIN PATTERN: packets of the
+# first rule whose listing matches PATTERN.
+qnet_rule_packets() {
+	local ipt=iptables-legacy
+	[ "$2" = ipv6 ] && ipt=ip6tables-legacy
+	qnet_domain "$1" $ipt -t "$3" -L "$4" -v -x -n | grep -E -- "$5" | awk '{ print $1; exit }'
+}
+
+# A veth pair made directly between two namespaces (never in the host's),
+# each end with its name; the second end gets MAC if given.
+_qnet_link() {
+	local a=$1 aname=$2 b=$3 bname=$4 bmac=$5
+	ip -n "$(qnet_ns "$a")" link add "$aname" type veth peer name "$bname" netns "$(qnet_ns "$b")"
+	if [ -n "$bmac" ]; then
+		qnet_exec "$b" ip link set "$bname" address "$bmac"
+	fi
+}
+
+_qnet_xenstored() {
+	local d=$1
+	"$QNET_BUILD/tests/xenstored/test-xenstored" --socket "$QNET_DIR/$d.xenstored.sock" --daemon \
+		--pid-file "$QNET_DIR/$d.xenstored.pid"
+}
+
+_qnet_dnsmasq() {
+	local d=$1 name=$2
+	shift 2
+	qnet_exec "$d" dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --user=root --group=root \
+		--pid-file="$QNET_DIR/$name.pid" --log-queries --log-facility="$QNET_DIR/$name.log" "$@"
+}
+
+# The client VM side, as Qubes configures a VM: address /32 (/128), the
+# gateway on-link, default route through it.
+_qnet_client() {
+	local d=$1 ip=$2 gw=$3 ip6=$4 gw6=$5
+	qnet_exec "$d" sysctl -qw net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.accept_ra=0
+	qnet_exec "$d" ip addr add "$ip/32" dev eth0
+	[ -n "$ip6" ] && qnet_exec "$d" ip -6 addr add "$ip6/128" dev eth0 nodad
+	qnet_exec "$d" ip link set eth0 up
+	qnet_exec "$d" ip route add "$gw" dev eth0
+	qnet_exec "$d" ip route add default via "$gw" dev eth0
+	if [ -n "$gw6" ]; then
+		qnet_exec "$d" ip -6 route add "$gw6" dev eth0
+		qnet_exec "$d" ip -6 route add default via "$gw6" dev eth0
+	fi
+	return 0
+}
+
+# A backend's own setup before any vif: forwarding, base firewall, the
+# toolstack's keys in its xenstore.
+_qnet_backend() {
+	local d=$1 gw=$2 gw6=$3
+	qnet_exec "$d" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	_qnet_xenstored "$d"
+	sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall.rules" | qnet_domain "$d" iptables-legacy-restore -w
+	sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall6.rules" | qnet_domain "$d" ip6tables-legacy-restore -w
+	qnet_xs "$d" xenstore-write /local/domain/0/qubes-netvm-gateway "$gw" \
+		/local/domain/0/qubes-netvm-gateway6 "$gw6" \
+		/local/domain/0/qubes-netvm-primary-dns "$QNET_DNS1" \
+		/local/domain/0/qubes-netvm-secondary-dns "$QNET_DNS2"
+}
+
+# qnet_up: builds the whole network and brings every vif online; fails at
+# the first step that fails (the steps run in a bash -e of their own, since
+# bash ignores -e in a function called from a condition).
+qnet_up() {
+	QNET_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	[ -x "$QNET_BUILD/vif-route-qubes/vif-route-qubes" ] || { echo "qnet: no build in '$QNET_BUILD'" >&2; return 1; }
+	QNET_DIR=$(mktemp -d /tmp/qvt-net.XXXXXX)
+	QNET_P=$QNET_P QNET_DIR=$QNET_DIR QNET_BUILD=$QNET_BUILD QNET_SRC=$QNET_SRC \
+		bash -euo pipefail -c 'source "$QNET_SRC/scripts/qubesnet.sh"; _qnet_build'
+}
+
+_qnet_build() {
+	mkdir -p "$QNET_DIR/bin"
+	printf '#!/bin/sh\necho "$*" >> "%s/systemctl.log"\n' "$QNET_DIR" >"$QNET_DIR/bin/systemctl"
+	chmod +x "$QNET_DIR/bin/systemctl"
+	: >"$QNET_DIR/systemctl.log"
+	sed "s|/usr/lib/qubes/qubes-setup-dnat-to-ns|$QNET_BUILD/setup-dnat-to-ns/qubes-setup-dnat-to-ns|" \
+		"$QNET_BUILD/setup-dnat-to-ns/qubes-nmhook" >"$QNET_DIR/qubes-nmhook"
+	chmod +x "$QNET_DIR/qubes-nmhook"
+
+	for d in upstream sys-net sys-firewall work untrusted; do
+		ip netns add "$(qnet_ns $d)"
+		qnet_exec $d ip link set lo up
+		: >"$QNET_DIR/$d.resolv.conf"
+	done
+
+	# upstream: the resolvers and a host to ping, on its loopback.
+	_qnet_link upstream wan0 sys-net eth0 ""
+	qnet_exec upstream sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	qnet_exec upstream ip addr add "$QNET_UP_WAN/24" dev wan0
+	qnet_exec upstream ip -6 addr add "$QNET_UP_WAN6/64" dev wan0 nodad
+	qnet_exec upstream ip link set wan0 up
+	for a in $QNET_R1 $QNET_R2 $QNET_HOST; do qnet_exec upstream ip addr add "$a/32" dev lo; done
+	qnet_exec upstream ip -6 addr add "$QNET_HOST6/128" dev lo
+	_qnet_dnsmasq upstream dns-r1 --bind-interfaces --listen-address="$QNET_R1" \
+		--address="/$QNET_NAME/$QNET_ANSWER_R1"
+	_qnet_dnsmasq upstream dns-r2 --bind-interfaces --listen-address="$QNET_R2" \
+		--address="/$QNET_NAME/$QNET_ANSWER_R2"
+
+	# sys-net: uplink with a default route; DHCP gave it resolver R1. It
+	# holds the virtual DNS addresses itself, so a query that no DNAT rule
+	# sends on ends at its INPUT policy instead of leaving for the uplink.
+	qnet_exec sys-net sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+	qnet_exec sys-net ip addr add "$QNET_NET_WAN/24" dev eth0
+	qnet_exec sys-net ip -6 addr add "$QNET_NET_WAN6/64" dev eth0 nodad
+	qnet_exec sys-net ip link set eth0 up
+	qnet_exec sys-net ip route add default via "$QNET_UP_WAN"
+	qnet_exec sys-net ip -6 route add default via "$QNET_UP_WAN6"
+	qnet_exec sys-net ip addr add "$QNET_DNS1/32" dev lo
+	qnet_exec sys-net ip addr add "$QNET_DNS2/32" dev lo
+	_qnet_backend sys-net "$QNET_NET_GW" "$QNET_NET_GW6"
+	qnet_set_resolv sys-net "$QNET_R1"
+	qnet_dispatch sys-net eth0 up
+
+	# sys-firewall: a client of sys-net (domain 2) ...
+	_qnet_link sys-net vif2.0 sys-firewall eth0 "$QNET_FW_MAC"
+	qnet_xs sys-net xenstore-write backend/vif/2/0/ip "$QNET_FW_IP $QNET_FW_IP6" \
+		backend/vif/2/0/mac "$QNET_FW_MAC" backend/vif/2/0/type vif
+	qnet_vif sys-net 2 online
+	_qnet_client sys-firewall "$QNET_FW_IP" "$QNET_NET_GW" "$QNET_FW_IP6" "$QNET_NET_GW6"
+	# ... and the backend of work and untrusted; its resolvers are the
+	# virtual ones sys-net gave it.
+	_qnet_backend sys-firewall "$QNET_FW_GW" "$QNET_FW_GW6"
+	qnet_set_resolv sys-firewall "$QNET_DNS1" "$QNET_DNS2"
+	qnet_domain sys-firewall qubes-setup-dnat-to-ns >/dev/null 2>&1 || [ $? -eq 100 ]
+
+	_qnet_link sys-firewall vif3.0 work eth0 "$QNET_WORK_MAC"
+	qnet_xs sys-firewall xenstore-write backend/vif/3/0/ip "$QNET_WORK_IP $QNET_WORK_IP6" \
+		backend/vif/3/0/mac "$QNET_WORK_MAC" backend/vif/3/0/type vif
+	qnet_vif sys-firewall 3 online
+	_qnet_client work "$QNET_WORK_IP" "$QNET_FW_GW" "$QNET_WORK_IP6" "$QNET_FW_GW6"
+
+	_qnet_link sys-firewall vif4.0 untrusted eth0 "$QNET_UNTR_MAC"
+	qnet_xs sys-firewall xenstore-write backend/vif/4/0/ip "$QNET_UNTR_IP" \
+		backend/vif/4/0/mac "$QNET_UNTR_MAC" backend/vif/4/0/type vif
+	qnet_vif sys-firewall 4 online
+	_qnet_client untrusted "$QNET_UNTR_IP" "$QNET_FW_GW" "" ""
+
+	# Where addresses are seen: each hop counts what arrives from whom.
+	qnet_watch upstream "$QNET_NET_WAN" "$QNET_FW_IP" "$QNET_WORK_IP" "$QNET_UNTR_IP" \
+		"$QNET_NET_WAN6" "$QNET_FW_IP6" "$QNET_WORK_IP6"
+	qnet_watch sys-net "$QNET_FW_IP" "$QNET_WORK_IP" "$QNET_UNTR_IP" "$QNET_FW_IP6" "$QNET_WORK_IP6"
+}
+
+# qnet_down: everything qnet_up made goes away (safe to call twice, and
+# after a partial qnet_up).
+qnet_down() {
+	local pid
+	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
+		for f in "$QNET_DIR"/*.pid; do
+			[ -f "$f" ] || continue
+			pid=$(cat "$f")
+			[ -n "$pid" ] && kill "$pid" 2>/dev/null
+		done
+	fi
+	for d in upstream sys-net sys-firewall work untrusted; do
+		ip netns pids "$(qnet_ns $d)" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$(qnet_ns $d)" 2>/dev/null
+	done
+	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
+		rm -rf "$QNET_DIR"
+	fi
+	QNET_DIR=
+	return 0
+}

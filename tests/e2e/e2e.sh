@@ -1,0 +1,280 @@
+#!/bin/bash
+# End-to-end tests through the simulated Qubes network (scripts/qubesnet.sh):
+# client VMs behind sys-firewall behind sys-net behind an upstream with real
+# DNS servers, every vif driven by vif-route-qubes and DNS by
+# qubes-setup-dnat-to-ns exactly as Xen and NetworkManager would. TAP output.
+#   QNET_BUILD=<build dir> tests/e2e/e2e.sh
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../../scripts/qubesnet.sh
+source "$here/../../scripts/qubesnet.sh"
+: "${QNET_BUILD:?set QNET_BUILD to a build directory}"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v dnsmasq >/dev/null || ! command -v dig >/dev/null; then
+	if [ "${CI:-}" = true ]; then
+		echo "Bail out! needs root, dnsmasq and dig, and CI=true forbids skipping"
+		exit 1
+	fi
+	echo "1..0 # SKIP needs root, dnsmasq and dig"
+	exit 0
+fi
+
+QNET_P=qvt-e2e-$$
+trap qnet_down EXIT
+if ! qnet_up >"/tmp/qvt-e2e-$$.log" 2>&1; then
+	echo "Bail out! building the simulated network failed:"
+	sed 's/^/# /' "/tmp/qvt-e2e-$$.log"
+	rm -f "/tmp/qvt-e2e-$$.log"
+	exit 1
+fi
+rm -f "/tmp/qvt-e2e-$$.log"
+
+n=0
+failed=0
+# check DESCRIPTION FUNCTION: one TAP line; the function's output becomes
+# diagnostics when it fails.
+check() {
+	local desc=$1 out
+	shift
+	n=$((n + 1))
+	if out=$("$@" 2>&1); then
+		echo "ok $n - $desc"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $desc"
+		printf '%s\n' "$out" | sed 's/^/# /'
+	fi
+}
+
+fail() { echo "$*"; return 1; }
+pings() { qnet_exec "$1" ping -c 1 -W 2 "${@:2}" >/dev/null 2>&1; }
+no_ping() { ! qnet_exec "$1" ping -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
+# resolve CLIENT SERVER [dig options]: the answer for QNET_NAME, or nothing.
+resolve() { qnet_exec "$1" dig +short +time=2 +tries=1 "${@:3}" @"$2" "$QNET_NAME" 2>/dev/null | head -1; }
+expect_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
+raw_drops() { qnet_rule_packets "$1" "$2" raw PREROUTING "$3"; }
+
+# --- routing and NAT through both hops --------------------------------------
+
+t_ping_both_hops() {
+	pings work "$QNET_HOST" || fail "work cannot ping $QNET_HOST"
+}
+
+t_nat_each_hop() {
+	local up_wan up_fw up_work net_fw net_work
+	up_wan=$(qnet_seen upstream "$QNET_NET_WAN")
+	pings work "$QNET_HOST" || fail "ping failed"
+	[ "$(qnet_seen upstream "$QNET_NET_WAN")" -gt "$up_wan" ] || fail "upstream did not see sys-net's uplink address"
+	up_fw=$(qnet_seen upstream "$QNET_FW_IP")
+	up_work=$(qnet_seen upstream "$QNET_WORK_IP")
+	net_fw=$(qnet_seen sys-net "$QNET_FW_IP")
+	net_work=$(qnet_seen sys-net "$QNET_WORK_IP")
+	expect_eq "$up_fw" 0 "packets upstream saw from sys-firewall's address"
+	expect_eq "$up_work" 0 "packets upstream saw from work's address"
+	[ "$net_fw" -gt 0 ] || fail "sys-net never saw sys-firewall's address"
+	expect_eq "$net_work" 0 "packets sys-net saw from work's address"
+}
+
+# --- DNS through the virtual addresses --------------------------------------
+
+t_dns_r1() {
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 with resolver R1"
+	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R1" "DNS2 with resolver R1 only"
+	expect_eq "$(resolve work "$QNET_DNS1" +tcp)" "$QNET_ANSWER_R1" "DNS1 over TCP"
+}
+
+t_dns_switch_to_r2() {
+	: >"$QNET_DIR/systemctl.log"
+	qnet_set_resolv sys-net "$QNET_R2"
+	qnet_dispatch sys-net eth0 dns-change || fail "the dispatcher hook failed"
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R2" "DNS1 after the switch"
+	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R2" "DNS2 after the switch"
+	grep -q "try-restart qubes-updates-proxy.service" "$QNET_DIR/systemctl.log" ||
+		fail "the hook did not restart the updates proxy after a change"
+}
+
+t_dns_two_resolvers() {
+	qnet_set_resolv sys-net "$QNET_R1" "$QNET_R2"
+	qnet_dispatch sys-net eth0 dhcp4-change || fail "the dispatcher hook failed"
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 -> R1"
+	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R2" "DNS2 -> R2"
+}
+
+t_dns_unchanged_is_quiet() {
+	local before
+	: >"$QNET_DIR/systemctl.log"
+	before=$(qnet_domain sys-net iptables-legacy-save -c -t nat | grep -v '^#')
+	qnet_dispatch sys-net eth0 up || fail "the dispatcher hook failed"
+	qnet_dispatch sys-net eth0 pre-down || fail "an ignored action failed"
+	[ "$(qnet_domain sys-net iptables-legacy-save -c -t nat | grep -v '^#')" = "$before" ] ||
+		fail "the nat table changed although the resolvers did not"
+	[ ! -s "$QNET_DIR/systemctl.log" ] || fail "updates proxy restarted though DNS was unchanged"
+}
+
+t_dns_none_goes_nowhere() {
+	local q1 q2 wan
+	qnet_set_resolv sys-net
+	qnet_dispatch sys-net eth0 down || fail "the dispatcher hook failed"
+	[ -z "$(qnet_domain sys-net iptables-legacy-save -t nat | grep '^-A PR-QBS')" ] || fail "PR-QBS is not empty"
+	q1=$(cat "$QNET_DIR/dns-r1.log" "$QNET_DIR/dns-r2.log" | grep -c 'query\[')
+	wan=$(qnet_seen upstream "$QNET_NET_WAN")
+	[ -z "$(resolve work "$QNET_DNS1")" ] || fail "DNS1 still answered with no resolver"
+	[ -z "$(resolve work "$QNET_DNS2" +tcp)" ] || fail "DNS2 (TCP) still answered with no resolver"
+	q2=$(cat "$QNET_DIR/dns-r1.log" "$QNET_DIR/dns-r2.log" | grep -c 'query\[')
+	expect_eq "$q2" "$q1" "queries reaching the resolvers"
+	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$wan" "packets reaching upstream"
+	# and back
+	qnet_set_resolv sys-net "$QNET_R1"
+	qnet_dispatch sys-net eth0 up || fail "the dispatcher hook failed"
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 with R1 back"
+}
+
+# --- anti-spoofing ----------------------------------------------------------
+
+t_spoof_v4() {
+	local drops0 drops1 up0
+	drops0=$(raw_drops sys-firewall ipv4 "vif4.0 +\* +!$QNET_UNTR_IP ")
+	up0=$(qnet_seen upstream "$QNET_NET_WAN")
+	qnet_exec untrusted ip addr add "$QNET_WORK_IP/32" dev eth0
+	no_ping untrusted -I "$QNET_WORK_IP" "$QNET_HOST" || { qnet_exec untrusted ip addr del "$QNET_WORK_IP/32" dev eth0; fail "a ping from work's address got an answer"; }
+	qnet_exec untrusted ip addr del "$QNET_WORK_IP/32" dev eth0
+	drops1=$(raw_drops sys-firewall ipv4 "vif4.0 +\* +!$QNET_UNTR_IP ")
+	[ "$drops1" -gt "$drops0" ] || fail "the anti-spoofing DROP counter did not rise ($drops0 -> $drops1)"
+	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$up0" "packets reaching upstream"
+	pings untrusted "$QNET_HOST" || fail "untrusted's own address no longer works"
+}
+
+t_spoof_v6() {
+	local drops0 drops1
+	drops0=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	qnet_exec untrusted ip -6 addr add "$QNET_WORK_IP6/128" dev eth0 nodad
+	qnet_exec untrusted ip -6 route add "$QNET_FW_GW6" dev eth0
+	qnet_exec untrusted ip -6 route add default via "$QNET_FW_GW6" dev eth0
+	no_ping untrusted -6 -I "$QNET_WORK_IP6" "$QNET_HOST6"
+	local r=$?
+	qnet_exec untrusted ip -6 route flush dev eth0 >/dev/null 2>&1
+	qnet_exec untrusted ip -6 addr del "$QNET_WORK_IP6/128" dev eth0
+	[ $r -eq 0 ] || fail "a ping6 from work's address got an answer"
+	drops1=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	[ "$drops1" -gt "$drops0" ] || fail "the IPv6 DROP counter did not rise ($drops0 -> $drops1)"
+}
+
+t_spoof_from_uplink() {
+	local drops0 drops1
+	drops0=$(raw_drops sys-firewall ipv4 "!vif\\+ +\\* +$QNET_WORK_IP ")
+	qnet_exec sys-net ip addr add "$QNET_WORK_IP/32" dev lo
+	no_ping sys-net -I "$QNET_WORK_IP" "$QNET_FW_IP"
+	local r=$?
+	qnet_exec sys-net ip addr del "$QNET_WORK_IP/32" dev lo
+	[ $r -eq 0 ] || fail "sys-firewall answered a packet from its uplink carrying work's address"
+	drops1=$(raw_drops sys-firewall ipv4 "!vif\\+ +\\* +$QNET_WORK_IP ")
+	[ "$drops1" -gt "$drops0" ] || fail "the '! -i vif+ -s $QNET_WORK_IP' counter did not rise ($drops0 -> $drops1)"
+}
+
+t_no_ipv6_client() {
+	local addr=fd09:24ef:4179::a89:b drops0 drops1
+	drops0=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	qnet_exec untrusted ip -6 addr add "$addr/128" dev eth0 nodad
+	qnet_exec untrusted ip -6 route add "$QNET_FW_GW6" dev eth0
+	qnet_exec untrusted ip -6 route add default via "$QNET_FW_GW6" dev eth0
+	no_ping untrusted -6 "$QNET_HOST6"
+	local r1=$?
+	no_ping untrusted -6 "$QNET_FW_GW6"
+	local r2=$?
+	qnet_exec untrusted ip -6 route flush dev eth0 >/dev/null 2>&1
+	qnet_exec untrusted ip -6 addr del "$addr/128" dev eth0
+	[ $r1 -eq 0 ] || fail "untrusted (no IPv6 address assigned) reached $QNET_HOST6"
+	[ $r2 -eq 0 ] || fail "untrusted (no IPv6 address assigned) reached its IPv6 gateway"
+	drops1=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	[ "$drops1" -gt "$drops0" ] || fail "the IPv6 drop-all counter did not rise"
+}
+
+# --- isolation ----------------------------------------------------------------
+
+t_client_to_client_blocked() {
+	local d0 d1
+	d0=$(qnet_rule_packets sys-firewall ipv4 filter FORWARD "DROP +(all|0) +-- +vif\+ +vif\+")
+	no_ping work "$QNET_UNTR_IP" || fail "work reached untrusted directly"
+	no_ping untrusted "$QNET_WORK_IP" || fail "untrusted reached work directly"
+	d1=$(qnet_rule_packets sys-firewall ipv4 filter FORWARD "DROP +(all|0) +-- +vif\+ +vif\+")
+	[ "$d1" -gt "$d0" ] || fail "the vif+ -> vif+ DROP counter did not rise"
+}
+
+t_no_port_open() {
+	# Listeners on every address of both backends: the firewall, not the
+	# absence of a service, must keep clients out.
+	qnet_exec sys-firewall dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --user=root --group=root \
+		--port=53 --address="/$QNET_NAME/192.0.2.99" --pid-file="$QNET_DIR/listen-fw.pid"
+	qnet_exec sys-net dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --user=root --group=root \
+		--port=5353 --address="/$QNET_NAME/192.0.2.98" --pid-file="$QNET_DIR/listen-net.pid"
+	expect_eq "$(resolve sys-firewall 127.0.0.1)" 192.0.2.99 "the listener itself works"
+	expect_eq "$(resolve work "$QNET_FW_GW")" "" "UDP 53 on sys-firewall from work"
+	expect_eq "$(resolve work "$QNET_FW_GW" +tcp)" "" "TCP 53 on sys-firewall from work"
+	expect_eq "$(resolve untrusted "$QNET_FW_GW")" "" "UDP 53 on sys-firewall from untrusted"
+	expect_eq "$(resolve sys-firewall "$QNET_NET_GW" -p 5353)" "" "UDP 5353 on sys-net from sys-firewall"
+	expect_eq "$(resolve sys-firewall "$QNET_NET_GW" -p 5353 +tcp)" "" "TCP 5353 on sys-net from sys-firewall"
+	! qnet_exec work timeout 3 bash -c "exec 3<>/dev/tcp/$QNET_FW_GW/22" 2>/dev/null || fail "TCP 22 on sys-firewall open to work"
+	pings work "$QNET_FW_GW" || fail "ICMP to the gateway should be answered"
+	kill "$(cat "$QNET_DIR/listen-fw.pid")" "$(cat "$QNET_DIR/listen-net.pid")"
+}
+
+# --- IPv6 -------------------------------------------------------------------
+
+t_ipv6_both_hops() {
+	local up_wan up_fw up_work
+	up_wan=$(qnet_seen upstream "$QNET_NET_WAN6")
+	pings work -6 "$QNET_HOST6" || fail "work cannot ping6 $QNET_HOST6"
+	[ "$(qnet_seen upstream "$QNET_NET_WAN6")" -gt "$up_wan" ] || fail "upstream did not see sys-net's IPv6 uplink address"
+	up_fw=$(qnet_seen upstream "$QNET_FW_IP6")
+	up_work=$(qnet_seen upstream "$QNET_WORK_IP6")
+	expect_eq "$up_fw" 0 "IPv6 packets upstream saw from sys-firewall"
+	expect_eq "$up_work" 0 "IPv6 packets upstream saw from work"
+	[ "$(qnet_seen sys-net "$QNET_FW_IP6")" -gt 0 ] || fail "sys-net never saw sys-firewall's IPv6 address"
+	expect_eq "$(qnet_seen sys-net "$QNET_WORK_IP6")" 0 "IPv6 packets sys-net saw from work"
+}
+
+# --- offline and back -------------------------------------------------------
+
+t_offline_and_back() {
+	qnet_vif sys-firewall 3 offline || fail "offline failed"
+	[ -z "$(qnet_domain sys-firewall iptables-legacy-save -t raw | grep -e 'vif3.0' -e "$QNET_WORK_IP")" ] ||
+		fail "IPv4 rules of work remain"
+	[ -z "$(qnet_domain sys-firewall ip6tables-legacy-save -t raw | grep -e 'vif3.0' -e "$QNET_WORK_IP6")" ] ||
+		fail "IPv6 rules of work remain"
+	[ -z "$(qnet_exec sys-firewall ip route show "$QNET_WORK_IP")" ] || fail "the route to work remains"
+	[ -z "$(qnet_exec sys-firewall ip -6 route show "$QNET_WORK_IP6")" ] || fail "the IPv6 route to work remains"
+	[ -z "$(qnet_exec sys-firewall ip neigh show dev vif3.0)" ] || fail "neighbour entries remain"
+	no_ping work "$QNET_HOST" || fail "work still reaches the host while offline"
+	qnet_vif sys-firewall 3 online || fail "online failed"
+	pings work "$QNET_HOST" || fail "work does not reach the host after coming back"
+	pings work -6 "$QNET_HOST6" || fail "work's IPv6 does not come back"
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS after coming back"
+}
+
+t_status_all_present() {
+	for spec in "sys-net 2" "sys-firewall 3" "sys-firewall 4"; do
+		set -- $spec
+		qnet_domain "$1" env vif="vif$2.0" XENBUS_PATH="backend/vif/$2/0" vif-route-qubes status >/dev/null ||
+			fail "vif$2.0 on $1: status reports something missing"
+	done
+}
+
+check "work pings the upstream host through sys-firewall and sys-net" t_ping_both_hops
+check "NAT at each hop: upstream sees sys-net's uplink, sys-net sees sys-firewall, never work" t_nat_each_hop
+check "work resolves through DNS1 and DNS2 (UDP and TCP), answered by R1" t_dns_r1
+check "sys-net's resolv.conf changes to R2, the dispatcher hook runs: answers come from R2" t_dns_switch_to_r2
+check "two resolvers: DNS1 goes to R1, DNS2 to R2" t_dns_two_resolvers
+check "unchanged DNS and ignored dispatcher actions change nothing and restart nothing" t_dns_unchanged_is_quiet
+check "no resolver: queries fail and nothing leaves for upstream; restored afterwards" t_dns_none_goes_nowhere
+check "untrusted sending with work's IPv4 address gets nothing through; DROP counter rises" t_spoof_v4
+check "untrusted sending with work's IPv6 address gets nothing through; DROP counter rises" t_spoof_v6
+check "a packet from sys-firewall's uplink with work's address is dropped" t_spoof_from_uplink
+check "work -> untrusted and untrusted -> work are blocked" t_client_to_client_blocked
+check "no TCP/UDP port of either backend answers a client (ICMP does)" t_no_port_open
+check "IPv6: work pings the host through both hops, NAT at each hop" t_ipv6_both_hops
+check "a client with no IPv6 address gets no IPv6 through" t_no_ipv6_client
+check "offline removes work's rules, routes, neighbours and its traffic stops; online restores it" t_offline_and_back
+check "vif-route-qubes status finds every item in place on all three vifs" t_status_all_present
+
+echo "1..$n"
+exit $((failed > 0))
