@@ -1,114 +1,137 @@
 #!/bin/bash
-# The demo: a simulated Qubes network domain with one client VM, built from
-# network namespaces, driven only through vif-route-qubes invoked as the Xen
-# toolstack invokes it. Installs what is needed, builds, shows, cleans up.
-# Needs root (namespaces); never touches the host's own interfaces or rules.
+# The demo: a simulated Qubes network -- client VMs behind a firewall VM
+# behind a net VM behind "the internet" -- built from network namespaces and
+# driven only by vif-route-qubes and qubes-setup-dnat-to-ns, invoked as Xen
+# and NetworkManager invoke them. Installs what is needed, builds, walks
+# through it, tears it down. Needs root; never touches the host's own
+# interfaces or rules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 scripts/install-deps.sh
-if [ ! -d build-demo ]; then
-	meson setup build-demo -Dtests=disabled >/dev/null
-fi
+[ -d build-demo ] || meson setup build-demo --buildtype=release -Dtests=disabled >/dev/null
 ninja -C build-demo >/dev/null
-XSD=$top/build-demo/tests/xenstored/test-xenstored
-export PATH=$top/build-demo/vif-route-qubes:$PATH
 
-NETVM=qvt-demo-netvm
-CLIENT=qvt-demo-work
-work=$(mktemp -d /tmp/qvt-demo.XXXXXX)
+# shellcheck source=qubesnet.sh
+source scripts/qubesnet.sh
+QNET_BUILD=$top/build-demo
+QNET_P=qvt-demo
+trap qnet_down EXIT
+qnet_down # leftovers of an interrupted run
 
-cleanup() {
-	[ -f "$work/xenstored.pid" ] && kill "$(cat "$work/xenstored.pid")" 2>/dev/null
-	ip netns del "$NETVM" 2>/dev/null || true
-	ip netns del "$CLIENT" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cleanup_old() { ip netns del "$NETVM" 2>/dev/null || true; ip netns del "$CLIENT" 2>/dev/null || true; }
-cleanup_old
-
-# Our xtables lock, not the host's (the lock file is not per namespace).
-export XTABLES_LOCKFILE=$work/xtables.lock
-export XENSTORED_PATH=$work/xenstored.sock
-
-section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+bold=$'\033[1m' dim=$'\033[2m' off=$'\033[0m'
+section() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
 say() { printf '%s\n' "$*"; }
-# run WHERE CMD...: shows "where$ cmd" and its indented output.
-run() {
-	local where=$1
+# show DOMAIN CMD...: the command as typed in that VM, and its output.
+show() {
+	local d=$1
 	shift
-	printf '\033[2m%s$ %s\033[0m\n' "$where" "$*"
-	case $where in
-	netvm) ip netns exec "$NETVM" sh -c "$*" ;;
-	work) ip netns exec "$CLIENT" sh -c "$*" ;;
-	*) sh -c "$*" ;;
-	esac 2>&1 | sed 's/^/    /'
+	printf '%s%s$ %s%s\n' "$dim" "$d" "$*" "$off"
+	qnet_domain "$d" sh -c "$*" 2>&1 | sed 's/^/    /'
 }
-in_netvm() { ip netns exec "$NETVM" "$@"; }
-in_client() { ip netns exec "$CLIENT" "$@"; }
 
-section "The setting"
-say "A network domain (netvm) serves client VM 'work' (domain 3) through the"
-say "virtual NIC vif3.0. Here the netvm and the client are network namespaces"
-say "joined by a veth pair, and a small xenstored stands in for Xen's."
-ip netns add "$NETVM"
-ip netns add "$CLIENT"
-in_netvm ip link set lo up
-in_client ip link set lo up
-in_netvm ip link add vif3.0 type veth peer name eth0 netns "$CLIENT"
-in_client ip link set eth0 address 00:16:3e:5e:6c:00
-"$XSD" --socket "$XENSTORED_PATH" --daemon --pid-file "$work/xenstored.pid"
+section "The network"
+cat <<EOF
+    upstream ("the internet": resolvers R1=$QNET_R1 and R2=$QNET_R2, host $QNET_HOST)
+       │ $QNET_UP_WAN
+       │ $QNET_NET_WAN (eth0)
+    sys-net          net VM: real uplink, serves sys-firewall through vif2.0
+       │ vif2.0: gateway $QNET_NET_GW
+       │ eth0:   $QNET_FW_IP
+    sys-firewall     proxy VM: client of sys-net, serves two VMs
+       ├─ vif3.0 ── work       $QNET_WORK_IP, $QNET_WORK_IP6
+       └─ vif4.0 ── untrusted  $QNET_UNTR_IP (no IPv6)
 
-section "What the toolstack wrote to xenstore"
-xenstore-write /local/domain/0/qubes-netvm-gateway 10.137.0.1 \
-	/local/domain/0/backend/vif/3/0/ip 10.137.0.5 \
-	/local/domain/0/backend/vif/3/0/mac 00:16:3e:5e:6c:00 \
-	/local/domain/0/backend/vif/3/0/type vif
-run dom0 xenstore-ls -f /local/domain/0
+Every domain is a network namespace, every virtual NIC a veth pair named as
+Xen names it. Each backend has its own xenstore with what the toolstack
+writes. Every vif is brought up by 'vif-route-qubes online type_if=vif' with
+the environment libxl gives it; DNS is set by 'qubes-setup-dnat-to-ns' run
+from the NetworkManager dispatcher hook.
+EOF
+say ""
+say "Building it ..."
+qnet_up >/dev/null 2>&1 || { say "building the network failed"; exit 1; }
+say "done."
 
-section "The client VM configures itself as Qubes does (address /32, on-link gateway)"
-in_client ip addr add 10.137.0.5/32 dev eth0
-in_client ip link set eth0 up
-in_client ip route add 10.137.0.1 dev eth0
-in_client ip route add default via 10.137.0.1 dev eth0
-run work ip route
+section "What the toolstack wrote for sys-firewall's clients (its xenstore)"
+qnet_xs sys-firewall xenstore-ls -f /local/domain/0 | grep -E 'qubes-netvm|/(ip|mac) ' | sed 's/^/    /'
 
-section "What vif-route-qubes would do (--dry-run changes nothing)"
-run netvm vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes --dry-run online type_if=vif
+section "A client VM: work"
+say "Address /32 (and /128), the gateway on-link, DNS to two virtual addresses"
+say "that no machine owns -- every network domain rewrites them."
+show work "ip -br addr show dev eth0"
+show work "ip route"
+show work "ip -6 route | grep -v ^fe80"
 
-section "The toolstack brings the vif online: vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes online type_if=vif"
-run netvm vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes online type_if=vif
-say "    xenstore hotplug-status: $(xenstore-read backend/vif/3/0/hotplug-status)"
+section "Its network domain: sys-firewall (set up by vif-route-qubes)"
+say "One /32 route per client address, metric 32752 - domid; the gateway on"
+say "each vif as /32; a permanent neighbour entry with the client's MAC."
+show sys-firewall "ip route | grep -e vif -e default"
+show sys-firewall "ip -br addr | grep vif"
+show sys-firewall "ip neigh show nud permanent"
 
-section "The netvm's side: route to the client, gateway address, permanent neighbour"
-run netvm ip route show dev vif3.0
-run netvm ip -4 -br addr show dev vif3.0
-run netvm ip neigh show dev vif3.0
+section "Anti-spoofing: raw PREROUTING on sys-firewall (iptables-legacy-save)"
+say "Each vif may send from its client's address only, and a client's address"
+say "may arrive from its vif only; untrusted has no IPv6, so it sends none."
+show sys-firewall "iptables-legacy-save -t raw | grep ^-A"
+show sys-firewall "ip6tables-legacy-save -t raw | grep ^-A"
 
-section "Anti-spoofing (legacy x_tables raw table, inspect with iptables-legacy-save)"
-run netvm "iptables-legacy-save -t raw | grep '^-A'"
-run netvm "ip6tables-legacy-save -t raw | grep '^-A'"
-say "  (the client has no IPv6 address, so nothing IPv6 gets in from vif3.0)"
+section "DNS: the DNAT chain PR-QBS on each hop"
+show sys-net "iptables-legacy-save -t nat | grep ^-A.PR-QBS"
+show sys-firewall "iptables-legacy-save -t nat | grep ^-A.PR-QBS"
+say "sys-net sends both virtual addresses to its uplink's resolver R1;"
+say "sys-firewall's own resolvers are the virtual addresses, so it passes them on."
 
-section "Administrators can ask what should be there: vif-route-qubes status"
-run netvm vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes status
+section "A ping from work to the internet, and where the source address changes"
+b_net_work=$(qnet_seen sys-net "$QNET_WORK_IP") b_net_fw=$(qnet_seen sys-net "$QNET_FW_IP")
+b_up_wan=$(qnet_seen upstream "$QNET_NET_WAN") b_up_fw=$(qnet_seen upstream "$QNET_FW_IP") b_up_work=$(qnet_seen upstream "$QNET_WORK_IP")
+show work "ping -c 3 -i 0.2 $QNET_HOST | tail -2"
+printf '    %-28s %s\n' "sys-net received from" "work $QNET_WORK_IP: $(($(qnet_seen sys-net "$QNET_WORK_IP") - b_net_work)) packets, sys-firewall $QNET_FW_IP: $(($(qnet_seen sys-net "$QNET_FW_IP") - b_net_fw)) packets"
+printf '    %-28s %s\n' "upstream received from" "work: $(($(qnet_seen upstream "$QNET_WORK_IP") - b_up_work)), sys-firewall: $(($(qnet_seen upstream "$QNET_FW_IP") - b_up_fw)), sys-net $QNET_NET_WAN: $(($(qnet_seen upstream "$QNET_NET_WAN") - b_up_wan)) packets"
+say "Each hop masquerades: upstream never learns downstream addresses."
+show work "ping -6 -c 2 -i 0.2 $QNET_HOST6 | tail -2"
 
-section "The client reaches its gateway (proxy ARP answers, the route leads back)"
-run work ping -c 2 -W 1 10.137.0.1
+section "A DNS lookup from work through the virtual address $QNET_DNS1"
+show work "dig +short @$QNET_DNS1 $QNET_NAME"
+say "    (R1 answers $QNET_ANSWER_R1, R2 would answer $QNET_ANSWER_R2); R1's log:"
+tail -2 "$QNET_DIR/dns-r1.log" | sed -E 's/^[A-Za-z]+ +[0-9]+ [0-9:]+ dnsmasq\[[0-9]+\]: /    /'
 
-section "The client tries to send from an address that is not its own"
-in_client ip addr add 10.137.0.99/32 dev eth0
-in_client ping -c 3 -W 1 -I 10.137.0.99 10.137.0.1 >/dev/null 2>&1 && say "    unexpected: spoofed ping answered" || say "    spoofed ping from 10.137.0.99: no answer"
-run netvm "iptables-legacy -t raw -L PREROUTING -v -n | head -3"
+section "untrusted tries to send with work's address"
+drops0=$(qnet_rule_packets sys-firewall ipv4 raw PREROUTING "vif4.0 +\* +!$QNET_UNTR_IP ")
+qnet_exec untrusted ip addr add "$QNET_WORK_IP/32" dev eth0
+if qnet_exec untrusted ping -c 3 -W 1 -I "$QNET_WORK_IP" "$QNET_HOST" >/dev/null 2>&1; then
+	say "    unexpected: the spoofed ping was answered"
+else
+	say "    untrusted$ ping -I $QNET_WORK_IP $QNET_HOST: no answer"
+fi
+qnet_exec untrusted ip addr del "$QNET_WORK_IP/32" dev eth0
+say "    sys-firewall's '-i vif4.0 ! -s $QNET_UNTR_IP -j DROP' dropped $(($(qnet_rule_packets sys-firewall ipv4 raw PREROUTING "vif4.0 +\* +!$QNET_UNTR_IP ") - drops0)) packets"
+say "    and work cannot reach untrusted directly either:"
+qnet_exec work ping -c 1 -W 1 "$QNET_UNTR_IP" >/dev/null 2>&1 && say "    unexpected: reached" || say "    work$ ping $QNET_UNTR_IP: no answer (sys-firewall forwards vif+ to the uplink only)"
 
-section "The toolstack takes the vif offline: vif-route-qubes offline type_if=vif"
-run netvm vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes offline type_if=vif
-run netvm "iptables-legacy-save -t raw | grep -c '^-A' || true"
-run netvm ip route show dev vif3.0
-run netvm ip neigh show dev vif3.0
-say "  (no rules, routes or neighbour entries are left; the link is down)"
-run netvm ip -br link show vif3.0
+section "The uplink changes resolver: DHCP now names R2"
+qnet_set_resolv sys-net "$QNET_R2"
+say "    sys-net's /etc/resolv.conf: $(cat "$QNET_DIR/sys-net.resolv.conf")"
+say "    NetworkManager runs its dispatcher hook: qubes-nmhook eth0 dns-change"
+qnet_dispatch sys-net eth0 dns-change 2>&1 | sed 's/^/    /'
+show sys-net "iptables-legacy-save -t nat | grep ^-A.PR-QBS"
+say "    and the updates proxy is restarted: systemctl $(tail -1 "$QNET_DIR/systemctl.log")"
+show work "dig +short @$QNET_DNS1 $QNET_NAME"
+say "    The client changed nothing; its next query went to R2."
+say "    Running the hook again changes nothing: the program exits 100 and nothing is committed."
+qnet_domain sys-net qubes-setup-dnat-to-ns eth0 up >/dev/null 2>&1 || say "    qubes-setup-dnat-to-ns eth0 up: exit status $?"
 
-section "Done: namespaces and xenstored removed"
+section "An administrator's check: vif-route-qubes status for work's vif"
+qnet_domain sys-firewall env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes status | grep -E '^(present|missing) +(route|rule|neighbour) ' | sed 's/^/    /'
+
+section "work's VM shuts down: vif-route-qubes offline"
+qnet_vif sys-firewall 3 offline
+show sys-firewall "iptables-legacy-save -t raw | grep -c vif3.0 || true"
+show sys-firewall "ip route show $QNET_WORK_IP"
+say "    (no rules, route or neighbour entry left for work)"
+
+section "Tearing everything down"
+qnet_down
+trap - EXIT
+say "namespaces, daemons and files removed."

@@ -255,20 +255,20 @@ _qnet_build() {
 	qnet_watch sys-net "$QNET_FW_IP" "$QNET_WORK_IP" "$QNET_UNTR_IP" "$QNET_FW_IP6" "$QNET_WORK_IP6"
 }
 
-# qnet_down: everything qnet_up made goes away (safe to call twice, and
-# after a partial qnet_up).
+# qnet_down: everything qnet_up made goes away (safe to call twice, after a
+# partial qnet_up, and under the caller's set -e).
 qnet_down() {
 	local pid
 	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
 		for f in "$QNET_DIR"/*.pid; do
 			[ -f "$f" ] || continue
-			pid=$(cat "$f")
-			[ -n "$pid" ] && kill "$pid" 2>/dev/null
+			pid=$(cat "$f" 2>/dev/null || true)
+			[ -z "$pid" ] || kill "$pid" 2>/dev/null || true
 		done
 	fi
 	for d in upstream sys-net sys-firewall work untrusted; do
-		ip netns pids "$(qnet_ns $d)" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$(qnet_ns $d)" 2>/dev/null
+		{ ip netns pids "$(qnet_ns $d)" 2>/dev/null || true; } | xargs -r kill 2>/dev/null || true
+		ip netns del "$(qnet_ns $d)" 2>/dev/null || true
 	done
 	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
 		rm -rf "$QNET_DIR"
