@@ -1,14 +1,18 @@
 /* Benchmark: latency of vif-route-qubes online and offline, invoked as
  * libxl invokes it, in a private network namespace with N other vifs
- * already online. Prints median and p95 per command and the peak RSS of
- * the program. Not a test: it asserts nothing beyond "the runs succeeded".
+ * already online; optionally of qubes-setup-dnat-to-ns rewrites. Prints
+ * markdown table rows: median and p95 in ms, and the program's peak RSS.
+ * Not a test: it asserts nothing beyond "the runs succeeded".
  *
- *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] [--conntrack]
+ *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C]
+ *             [--conntrack] [--dnat PATH] [--floor] [--smoke]
  *
  * --conntrack keeps one unrelated connection tracked in the namespace, so
  * every online pays for the purge's walk of the kernel's conntrack table
  * (as a busy netvm does); without it the namespace tracks nothing and the
- * walk is skipped.
+ * walk is skipped. --floor adds the cost of spawning /bin/true the same
+ * way: no program can be faster than that on the machine. --smoke: run as
+ * a test (exit 77, "skipped", without privileges unless CI=true).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +40,6 @@ extern char **environ;
 static const char *vif_route;
 static const char *xenstored;
 static char workdir[] = "/tmp/qvt-bench.XXXXXX";
-static long peak_rss_kib;
 
 static double now_us(void)
 {
@@ -59,26 +62,41 @@ static int sh(const char *cmd)
 	return WIFEXITED(r) ? WEXITSTATUS(r) : 1;
 }
 
-/* Spawns argv and waits; returns microseconds, or -1 when it failed. */
-static double run_timed(char *const argv[], bool track_rss)
+/* Spawns argv and waits; returns microseconds, or -1 when the exit status
+ * was not one of ok1/ok2. *rss (KiB) is raised to the child's peak. */
+static double run_timed(char *const argv[], int ok1, int ok2, long *rss)
 {
+	posix_spawn_file_actions_t fa;
+	char log[96];
 	struct rusage ru;
 	pid_t pid;
 	int status;
 	double t0, t1;
 
+	/* The programs' messages go to a log, shown only when a run fails. */
+	snprintf(log, sizeof(log), "%s/child.log", workdir);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	t0 = now_us();
-	if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
 		die("posix_spawn");
 	if (wait4(pid, &status, 0, &ru) < 0)
 		die("wait4");
 	t1 = now_us();
-	if (track_rss && ru.ru_maxrss > peak_rss_kib)
-		peak_rss_kib = ru.ru_maxrss;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	posix_spawn_file_actions_destroy(&fa);
+	if (rss && ru.ru_maxrss > *rss)
+		*rss = ru.ru_maxrss;
+	if (!WIFEXITED(status) || (WEXITSTATUS(status) != ok1 && WEXITSTATUS(status) != ok2)) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", log);
+		sh(cmd);
 		return -1;
+	}
 	return t1 - t0;
 }
+
+static long vif_rss, dnat_rss;
 
 /* Runs vif-route-qubes CMD for vifD.0; returns microseconds or -1. */
 static double run_vif(unsigned domid, const char *cmd)
@@ -90,7 +108,7 @@ static double run_vif(unsigned domid, const char *cmd)
 	snprintf(xb, sizeof(xb), "backend/vif/%u/0", domid);
 	setenv("vif", vif, 1);
 	setenv("XENBUS_PATH", xb, 1);
-	t = run_timed(argv, true);
+	t = run_timed(argv, 0, 0, &vif_rss);
 	if (t < 0)
 		fprintf(stderr, "qvt-bench: vif-route-qubes %s %s failed\n", cmd, vif);
 	return t;
@@ -103,7 +121,6 @@ static pid_t start_xenstored(void)
 
 	snprintf(sock, sizeof(sock), "%s/xenstored.sock", workdir);
 	pid = fork();
-
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
@@ -141,7 +158,6 @@ static void make_vifs(struct xs_handle *h, unsigned first, unsigned n)
 
 	snprintf(path, sizeof(path), "%s/veth.batch", workdir);
 	batch = fopen(path, "we");
-
 	if (!batch)
 		die("batch file");
 	for (unsigned d = first; d < first + n; d++) {
@@ -178,6 +194,58 @@ static double percentile(double *v, unsigned n, double p)
 	return v[i];
 }
 
+/* One markdown row: label | median | p95 | peak RSS. */
+static void row(const char *label, double *v, unsigned n, long rss_kib)
+{
+	double med = percentile(v, n, 0.5) / 1e3, p95 = percentile(v, n, 0.95) / 1e3;
+
+	if (rss_kib > 0)
+		printf("| %s | %.2f | %.2f | %.2f |\n", label, med, p95, rss_kib / 1024.0);
+	else
+		printf("| %s | %.2f | %.2f | |\n", label, med, p95);
+	fflush(stdout);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		die(path);
+}
+
+/* qubes-setup-dnat-to-ns: rewrites that change the rules (two resolv.conf
+ * files in turn), then runs that find them right (exit 100). */
+static void bench_dnat(const char *dnat, unsigned cycles, double *v)
+{
+	char a[96], b[96];
+	char *argv[] = { (char *)dnat, (char *)"--dns1", (char *)"10.139.1.1", (char *)"--dns2", (char *)"10.139.1.2",
+			 (char *)"--resolv-conf", a, NULL };
+
+	snprintf(a, sizeof(a), "%s/resolv.a", workdir);
+	snprintf(b, sizeof(b), "%s/resolv.b", workdir);
+	write_file(a, "nameserver 192.168.1.1\nnameserver 192.168.1.2\n");
+	write_file(b, "nameserver 10.0.0.1\n");
+	for (unsigned i = 0; i < cycles; i++) {
+		argv[6] = i % 2 ? b : a;
+		v[i] = run_timed(argv, 0, 0, &dnat_rss);
+		if (v[i] < 0) {
+			fprintf(stderr, "qvt-bench: a changing qubes-setup-dnat-to-ns run did not exit 0\n");
+			exit(1);
+		}
+	}
+	row("qubes-setup-dnat-to-ns, rules change (exit 0)", v, cycles, dnat_rss);
+	argv[6] = a;
+	for (unsigned i = 0; i < cycles; i++) {
+		v[i] = run_timed(argv, 100, i == 0 ? 0 : 100, &dnat_rss);
+		if (v[i] < 0) {
+			fprintf(stderr, "qvt-bench: an unchanged qubes-setup-dnat-to-ns run did not exit 100\n");
+			exit(1);
+		}
+	}
+	row("qubes-setup-dnat-to-ns, unchanged (exit 100)", v, cycles, dnat_rss);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -186,11 +254,15 @@ int main(int argc, char **argv)
 		{ "others", required_argument, NULL, 'n' },
 		{ "cycles", required_argument, NULL, 'c' },
 		{ "conntrack", no_argument, NULL, 'C' },
+		{ "dnat", required_argument, NULL, 'd' },
+		{ "floor", no_argument, NULL, 'f' },
+		{ "smoke", no_argument, NULL, 's' },
 		{},
 	};
-	unsigned others = 0, cycles = 100, target;
-	bool conntrack = false;
-	char path[96];
+	unsigned others = 0, cycles = 100, target = 1;
+	bool conntrack = false, floor_row = false, smoke = false;
+	const char *dnat = NULL;
+	char path[96], label[128];
 	double *on, *off, *cyc;
 	struct xs_handle *h;
 	pid_t xs;
@@ -213,19 +285,37 @@ int main(int argc, char **argv)
 		case 'C':
 			conntrack = true;
 			break;
+		case 'd':
+			dnat = optarg;
+			break;
+		case 'f':
+			floor_row = true;
+			break;
+		case 's':
+			smoke = true;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!vif_route || !xenstored || cycles == 0 || others > 20000) {
-		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] [--conntrack]\n");
+		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] "
+				"[--conntrack] [--dnat PATH] [--floor]\n");
 		return 2;
 	}
 
 	/* Everything below happens in a namespace of our own: the host's
-	 * interfaces, rules and /tmp are never touched. */
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
+	 * interfaces, rules and files are never touched. */
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0) {
+		const char *ci = getenv("CI");
+
+		/* As a test (--smoke): skipped without privileges, except in CI. */
+		if (smoke && errno == EPERM && !(ci && strcmp(ci, "true") == 0)) {
+			fprintf(stderr, "qvt-bench: needs root and unshare(CLONE_NEWNET): skipped\n");
+			return 77;
+		}
 		die("unshare (needs root)");
+	}
 	if (mount("none", "/", "none", MS_REC | MS_SLAVE, NULL) < 0)
 		die("private mounts");
 	/* A scratch directory of our own (the build tree may be under /tmp,
@@ -236,13 +326,26 @@ int main(int argc, char **argv)
 	setenv("XTABLES_LOCKFILE", path, 1);
 	sh("ip link set lo up");
 
+	on = calloc(cycles, sizeof(double));
+	off = calloc(cycles, sizeof(double));
+	cyc = calloc(cycles, sizeof(double));
+	if (!on || !off || !cyc)
+		die("calloc");
+
+	if (floor_row) {
+		char *argv_true[] = { (char *)"/bin/true", NULL };
+
+		for (unsigned i = 0; i < cycles; i++)
+			cyc[i] = run_timed(argv_true, 0, 0, NULL);
+		row("process spawn floor (/bin/true)", cyc, cycles, 0);
+	}
+
 	xs = start_xenstored();
 	h = xs_open(0);
 	if (!h)
 		die("xs_open");
 	xs_put(h, "/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
 	xs_put(h, "/local/domain/0/qubes-netvm-gateway6", "fd09::1");
-	target = 1;
 	make_vifs(h, target, 1);
 	if (others)
 		make_vifs(h, 2, others);
@@ -257,11 +360,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	on = calloc(cycles, sizeof(double));
-	off = calloc(cycles, sizeof(double));
-	cyc = calloc(cycles, sizeof(double));
-	if (!on || !off || !cyc)
-		die("calloc");
 	for (unsigned i = 0; i < cycles; i++) {
 		on[i] = run_vif(target, "online");
 		off[i] = run_vif(target, "offline");
@@ -269,25 +367,20 @@ int main(int argc, char **argv)
 			return 1;
 		cyc[i] = on[i] + off[i];
 	}
-
+	snprintf(label, sizeof(label), "%u other vifs online%s", others, conntrack ? ", conntrack in use" : "");
 	{
-		char *argv_true[] = { (char *)"/bin/true", NULL };
+		char l[192];
 
-		for (unsigned i = 0; i < cycles; i++)
-			cyc[i] = run_timed(argv_true, false);
-		printf("process spawn floor (/bin/true)  median %.3f ms\n", percentile(cyc, cycles, 0.5) / 1e3);
-		for (unsigned i = 0; i < cycles; i++)
-			cyc[i] = on[i] + off[i];
+		snprintf(l, sizeof(l), "vif-route-qubes online, %s", label);
+		row(l, on, cycles, vif_rss);
+		snprintf(l, sizeof(l), "vif-route-qubes offline, %s", label);
+		row(l, off, cycles, vif_rss);
+		snprintf(l, sizeof(l), "**online+offline**, %s", label);
+		row(l, cyc, cycles, vif_rss);
 	}
-	printf("vif-route-qubes, %u other vifs online, %u cycles, conntrack %s (dual-stack client, ms)\n", others,
-	       cycles, conntrack ? "in use" : "empty");
-	printf("  online          median %.3f  p95 %.3f\n", percentile(on, cycles, 0.5) / 1e3,
-	       percentile(on, cycles, 0.95) / 1e3);
-	printf("  offline         median %.3f  p95 %.3f\n", percentile(off, cycles, 0.5) / 1e3,
-	       percentile(off, cycles, 0.95) / 1e3);
-	printf("  online+offline  median %.3f  p95 %.3f\n", percentile(cyc, cycles, 0.5) / 1e3,
-	       percentile(cyc, cycles, 0.95) / 1e3);
-	printf("  peak RSS        %.2f MiB\n", peak_rss_kib / 1024.0);
+
+	if (dnat)
+		bench_dnat(dnat, cycles, cyc);
 
 	kill(xs, SIGTERM);
 	waitpid(xs, NULL, 0);
