@@ -204,7 +204,8 @@ static int entry_match(struct ipt_table *t, const xt_chainlabel c, const void *e
 	return errno == ENOENT ? 0 : negative_errno();
 }
 
-int ipt_drop_check(struct ipt_table *t, const char *chain, const struct ipt_drop_rule *r)
+/* Finds (or deletes) rule r in chain: 1 found, 0 not there, or -errno. */
+static int drop_match(struct ipt_table *t, const char *chain, const struct ipt_drop_rule *r, bool del)
 {
 	_cleanup_free_ void *e = NULL;
 	xt_chainlabel c;
@@ -220,26 +221,18 @@ int ipt_drop_check(struct ipt_table *t, const char *chain, const struct ipt_drop
 	k = ipt_drop_rule_encode(r, &e, &size);
 	if (k < 0)
 		return k;
-	return entry_match(t, c, e, size, false);
+	return entry_match(t, c, e, size, del);
+}
+
+int ipt_drop_check(struct ipt_table *t, const char *chain, const struct ipt_drop_rule *r)
+{
+	return drop_match(t, chain, r, false);
 }
 
 int ipt_drop_delete(struct ipt_table *t, const char *chain, const struct ipt_drop_rule *r)
 {
-	_cleanup_free_ void *e = NULL;
-	xt_chainlabel c;
-	size_t size;
-	int k;
+	int k = drop_match(t, chain, r, true);
 
-	k = entry_family(t, r->family);
-	if (k < 0)
-		return k;
-	k = existing_chain(t, chain, c);
-	if (k < 0)
-		return k;
-	k = ipt_drop_rule_encode(r, &e, &size);
-	if (k < 0)
-		return k;
-	k = entry_match(t, c, e, size, true);
 	return k == 0 ? -ENOENT : k < 0 ? k : 0;
 }
 
