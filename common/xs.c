@@ -39,6 +39,17 @@ int xsh_read(struct xs_handle *h, const char *path, char **ret)
 	return 0;
 }
 
+int xsh_read_optional(struct xs_handle *h, const char *path, char **ret)
+{
+	int r = xsh_read(h, path, ret);
+
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	return r;
+}
+
 int xsh_read_at(struct xs_handle *h, const char *dir, const char *key, char **ret)
 {
 	_cleanup_free_ char *path = NULL;

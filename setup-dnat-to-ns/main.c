@@ -146,27 +146,13 @@ static int parse_dns(const char *value, const char *what, struct in_addr *ret)
 	return 0;
 }
 
-/* Reads one key; *ret NULL when absent. */
-static int read_key(struct xs_handle *xs, const char *key, char **ret)
-{
-	int r = xsh_read(xs, key, ret);
-
-	if (r == -ENOENT) {
-		*ret = NULL;
-		return 0;
-	}
-	if (r < 0)
-		return log_error_errno(r, "cannot read xenstore key '%s'", key);
-	return 0;
-}
-
 /* The virtual addresses: DNS1 (or the gateway when DNS1 is not set), DNS2.
  * *ret_n is 0 when this VM provides no DNS to others. */
 static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret_n)
 {
 	_cleanup_free_ char *dns1 = NULL, *dns2 = NULL, *gw = NULL;
 	struct xs_handle *xs = NULL;
-	const char *dns1_key = "qubes-netvm-primary-dns";
+	const char *dns1_key = "qubes-netvm-primary-dns", *key;
 	int r;
 
 	*ret_n = 0;
@@ -187,19 +173,22 @@ static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret
 	r = xsh_open(&xs);
 	if (r < 0)
 		return log_error_errno(r, "cannot connect to xenstore");
-	r = read_key(xs, "qubes-netvm-primary-dns", &dns1);
-	if (r >= 0)
-		r = read_key(xs, "qubes-netvm-secondary-dns", &dns2);
+	key = dns1_key;
+	r = xsh_read_optional(xs, key, &dns1);
+	if (r >= 0) {
+		key = "qubes-netvm-secondary-dns";
+		r = xsh_read_optional(xs, key, &dns2);
+	}
 	if (r >= 0 && (!dns1 || !*dns1)) {
 		free(dns1);
-		r = read_key(xs, "qubes-netvm-gateway", &gw);
+		key = dns1_key = "qubes-netvm-gateway";
+		r = xsh_read_optional(xs, key, &gw);
 		dns1 = gw;
 		gw = NULL;
-		dns1_key = "qubes-netvm-gateway";
 	}
 	xsh_close(xs);
 	if (r < 0)
-		return r;
+		return log_error_errno(r, "cannot read xenstore key '%s'", key);
 
 	if (!dns1 || !*dns1) {
 		if (dns2 && *dns2)

@@ -215,19 +215,6 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 	return 0;
 }
 
-static int read_optional(struct xs_handle *xs, const char *path, char **ret)
-{
-	int r = xsh_read(xs, path, ret);
-
-	if (r == -ENOENT) {
-		*ret = NULL;
-		return 0;
-	}
-	if (r < 0)
-		return log_error_errno(r, "cannot read xenstore key '%s'", path);
-	return 0;
-}
-
 int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_store *ret)
 {
 	struct {
@@ -252,10 +239,10 @@ int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_sto
 			snprintf(path, sizeof(path), "%s/%s", keys[i].dir, keys[i].key);
 		else
 			snprintf(path, sizeof(path), "%s", keys[i].key);
-		r = read_optional(xs, path, keys[i].dest);
+		r = xsh_read_optional(xs, path, keys[i].dest);
 		if (r < 0) {
 			vif_store_done(ret);
-			return r;
+			return log_error_errno(r, "cannot read xenstore key '%s'", path);
 		}
 	}
 	return 0;
