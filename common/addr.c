@@ -148,7 +148,8 @@ int vif_name_parse(const char *s, unsigned *ret_domid, unsigned *ret_devid)
 		return -ERANGE;
 	s++;
 	r = parse_decimal(&s, &devid);
-	if (r < 0 || *s)
+	/* Xen's device ids are ints: a larger one would wrap to another vif. */
+	if (r < 0 || *s || devid > VIF_MAX_DEVID)
 		return -EINVAL;
 	if (domid > VIF_MAX_DOMID)
 		return -ERANGE;

@@ -10,6 +10,7 @@
 #define IP_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
 #define IFNAME_MAX 16     /* IFNAMSIZ, NUL included */
 #define VIF_MAX_DOMID 32752
+#define VIF_MAX_DEVID 0x7fffffffu /* libxl_devid is an int */
 
 struct ip_addr {
 	int family; /* AF_INET or AF_INET6 */
@@ -41,7 +42,8 @@ unsigned ip_addr_host_prefixlen(const struct ip_addr *a); /* 32 or 128 */
 int mac_parse(const char *s, struct mac_addr *ret);
 const char *mac_to_string(const struct mac_addr *m, char buf[static 18]);
 
-/* "vif<domid>.<devid>" with no leading zeros and domid <= VIF_MAX_DOMID:
+/* "vif<domid>.<devid>" with no leading zeros, domid <= VIF_MAX_DOMID and
+ * devid <= VIF_MAX_DEVID:
  * 0, -EINVAL (bad form) or -ERANGE (domid too large). */
 int vif_name_parse(const char *s, unsigned *ret_domid, unsigned *ret_devid);
 /* A name the kernel accepts and that is safe to print and to put in a

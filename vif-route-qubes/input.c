@@ -38,11 +38,11 @@ static int take_number(const char **p, unsigned *ret)
 
 	if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
 		return -EINVAL;
-	while (*s >= '0' && *s <= '9' && n < 10) {
+	while (*s >= '0' && *s <= '9' && n < 11) {
 		v = v * 10 + (unsigned long)(*s++ - '0');
 		n++;
 	}
-	if (n == 0 || n == 10 || v > 0xffffffu)
+	if (n == 0 || n == 11 || v > VIF_MAX_DEVID)
 		return -EINVAL;
 	*ret = (unsigned)v;
 	*p = s;

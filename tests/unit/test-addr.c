@@ -145,6 +145,10 @@ static const struct {
 	{ "vif0.0", 0, 0, 0 },
 	{ "vif32752.1", 0, 32752, 1 },
 	{ "vif12.34", 0, 12, 34 },
+	{ "vif3.2147483647", 0, 3, 2147483647 },
+	{ "vif3.2147483648", -EINVAL, 0, 0 },  /* over Xen's int device id */
+	{ "vif3.4294967296", -EINVAL, 0, 0 },  /* would wrap to vif3.0 */
+	{ "vif3.9999999999", -EINVAL, 0, 0 },
 	{ "vif32753.0", -ERANGE, 0, 0 },
 	{ "vif99999.0", -ERANGE, 0, 0 },
 	{ "vif99999999999.0", -EINVAL, 0, 0 }, /* too long for an interface name */

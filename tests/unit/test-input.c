@@ -34,6 +34,10 @@ START_TEST(test_xenbus_path)
 	ck_assert_int_eq(xenbus_path_parse("/backend/vif/3/0", &d, &n), -EINVAL);
 	ck_assert_int_eq(xenbus_path_parse("backend/vif/3/0 ", &d, &n), -EINVAL);
 	ck_assert_int_eq(xenbus_path_parse("", &d, &n), -EINVAL);
+	ck_assert_int_eq(xenbus_path_parse("backend/vif/3/4294967296", &d, &n), -EINVAL);
+	ck_assert_int_eq(xenbus_path_parse("backend/vif/3/2147483648", &d, &n), -EINVAL);
+	ck_assert_int_eq(xenbus_path_parse("backend/vif/3/2147483647", &d, &n), 0);
+	ck_assert_uint_eq(n, 2147483647);
 }
 END_TEST
 
@@ -46,6 +50,8 @@ static const struct {
 	{ "vif01.0", "backend/vif/1/0", "bad interface name 'vif01.0'" },
 	{ "vif32753.0", "backend/vif/32753/0", "domid is over 32752" },
 	{ "vif3.0", "backend/vif/4/0", "does not belong to XENBUS_PATH" },
+	/* 2^32: a devid truncated to 32 bits would pass for backend/vif/3/0 */
+	{ "vif3.4294967296", "backend/vif/3/0", "bad interface name 'vif3.4294967296'" },
 	{ "vif3.0", "frontend/vif/3/0", "XENBUS_PATH 'frontend/vif/3/0'" },
 };
 
