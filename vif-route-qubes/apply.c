@@ -6,6 +6,7 @@
 #include "apply.h"
 #include "config.h"
 #include "conntrack.h"
+#include "deadline.h"
 #include "hooks.h"
 #include "log.h"
 #include "nl.h"
@@ -26,25 +27,13 @@ static bool missing_errno(int r)
 	return r == -ENOENT || r == -ENODEV || r == -ESRCH || r == -EADDRNOTAVAIL;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static unsigned long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-}
+/* A rollback gets this long of its own, whatever is left of the run's
+ * time: undoing is quick, only hooks can take long. */
+#define ROLLBACK_MS 5000
 
 int apply_find_link(struct apply_ctx *c, const struct vif_input *in, unsigned wait_ms)
 {
-	unsigned long long deadline = now_ms() + wait_ms;
+	uint64_t deadline = deadline_within(c->deadline, wait_ms);
 	unsigned pause = 1;
 
 	for (;;) {
@@ -315,18 +304,24 @@ static int do_addr(struct apply_ctx *c, const struct action *a, struct done *d)
 	return r;
 }
 
-static int do_hook(struct apply_ctx *c, const struct action *a, bool offline, struct done *d)
+static int do_hook(struct apply_ctx *c, const struct action *a, bool offline, uint64_t deadline, struct done *d)
 {
 	const struct vif_input *in = c->plan->in;
 	char buf[IP_ADDR_STRLEN];
 	int r;
 
 	r = hooks_run(c->hooks_dir, offline ? "offline" : "online", in->ifname, in->type,
-		      a->has_addr ? ip_addr_to_string(&a->addr, buf) : NULL);
+		      a->has_addr ? ip_addr_to_string(&a->addr, buf) : NULL, deadline, c->hook_timeout_ms);
+	if (d)
+		/* Hooks that ran may have set something up, even the one
+		 * killed at the deadline: undo tells them all. */
+		d->changed = r != 0;
+	if (r == -ETIMEDOUT) {
+		snprintf(c->detail, sizeof(c->detail), "a hook was still running when the run's time limit was up");
+		return r;
+	}
 	if (r < 0)
 		log_warning_errno(r, "cannot read network hooks directory '%s', ignoring", c->hooks_dir);
-	if (d)
-		d->changed = r > 0;
 	return 0;
 }
 
@@ -353,7 +348,7 @@ static int do_action(struct apply_ctx *c, const struct action *a, struct done *d
 	case ACT_ROUTE:
 		return do_route(c, a, d);
 	case ACT_HOOK:
-		return do_hook(c, a, a->remove, d);
+		return do_hook(c, a, a->remove, c->deadline, d);
 	case ACT_ADDR:
 		return do_addr(c, a, d);
 	case ACT_XS_STATUS:
@@ -368,7 +363,7 @@ static int do_action(struct apply_ctx *c, const struct action *a, struct done *d
 
 /* --- rollback ------------------------------------------------------------ */
 
-static int undo_action(struct apply_ctx *c, const struct action *a, struct done *d)
+static int undo_action(struct apply_ctx *c, const struct action *a, struct done *d, uint64_t deadline)
 {
 	const struct vif_input *in = c->plan->in;
 
@@ -391,7 +386,7 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 		return nlr_addr_del(c->nl, c->ifindex, &a->addr);
 	case ACT_HOOK:
 		/* Tell the hooks that what they set up for this address is gone. */
-		return do_hook(c, a, true, NULL);
+		return do_hook(c, a, true, deadline, NULL);
 	default:
 		return 0;
 	}
@@ -399,6 +394,7 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 
 static void rollback(struct apply_ctx *c, struct done *done, unsigned upto)
 {
+	uint64_t deadline = now_ms() + ROLLBACK_MS;
 	char buf[512];
 
 	for (unsigned i = upto; i-- > 0;) {
@@ -407,7 +403,7 @@ static void rollback(struct apply_ctx *c, struct done *done, unsigned upto)
 
 		if (!done[i].changed)
 			continue;
-		r = undo_action(c, a, &done[i]);
+		r = undo_action(c, a, &done[i], deadline);
 		if (r < 0 && !missing_errno(r))
 			log_warning_errno(r, "rollback: undoing '%s' failed, ignoring",
 					  action_describe(c->plan, a, buf, sizeof(buf)));
@@ -439,7 +435,11 @@ int apply_plan(struct apply_ctx *c)
 			return r;
 		}
 #endif
-		r = do_action(c, a, &done[i]);
+		if (p->cmd == VIF_CMD_ONLINE && deadline_passed(c->deadline)) {
+			snprintf(c->detail, sizeof(c->detail), "the run's time limit was up before this step");
+			r = -ETIMEDOUT;
+		} else
+			r = do_action(c, a, &done[i]);
 		if (r >= 0)
 			continue;
 		if (p->cmd == VIF_CMD_ONLINE) {
@@ -450,7 +450,9 @@ int apply_plan(struct apply_ctx *c)
 			else
 				r = log_error_errno(r, "%s %s: %s", vif_cmd_to_string(p->cmd), p->in->ifname,
 						    action_describe(p, a, buf, sizeof(buf)));
-			rollback(c, done, i);
+			/* A step that failed half-way (hooks cut off by the
+			 * deadline) is undone with the rest. */
+			rollback(c, done, done[i].changed ? i + 1 : i);
 			return r;
 		}
 		/* offline never stops at a piece it cannot remove. */

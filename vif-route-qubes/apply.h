@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "plan.h"
 
@@ -15,6 +16,8 @@ struct apply_ctx {
 	struct nlr *nl;
 	struct xs_handle *xs;
 	const char *hooks_dir;
+	unsigned hook_timeout_ms; /* each hook's own bound */
+	uint64_t deadline;        /* the whole run's (deadline.h); 0: none */
 	int fault_step; /* test builds only: fail before this action; -1 none */
 
 	/* Why the last step failed, when errno's text would not say it. */

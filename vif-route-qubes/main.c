@@ -9,6 +9,7 @@
 
 #include "apply.h"
 #include "config.h"
+#include "deadline.h"
 #include "input.h"
 #include "log.h"
 #include "nft.h"
@@ -19,12 +20,19 @@
 #include "xs.h"
 
 #define DEFAULT_WAIT_MS 10000
+/* libxl kills a hotplug script after 40 s (LIBXL_HOTPLUG_TIMEOUT): a run
+ * must have ended, rolled back and reported well before. */
+#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_HOOK_TIMEOUT_MS 10000
 
 struct ctx {
 	bool dry_run;
 	bool nothing_to_do; /* add/remove, type_if=tap */
 	bool have_cmd;
+	uint64_t deadline;
 	unsigned wait_ms;
+	unsigned timeout_ms;
+	unsigned hook_timeout_ms;
 	const char *hooks_dir;
 	const char *vif_env;
 	const char *xenbus_env;
@@ -53,13 +61,16 @@ static void usage(FILE *f)
 		"  -n, --dry-run         print every change it would make, change nothing\n"
 		"  -v, --verbose         log each step\n"
 		"      --wait SECONDS    how long online waits for the vif to appear (default %g)\n"
+		"      --timeout SECONDS the longest a run may take; online rolls back when it is up (default %g)\n"
+		"      --hook-timeout SECONDS  the longest one network hook may run (default %g)\n"
 		"      --hooks-dir DIR   network hooks directory (default %s)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n",
-		DEFAULT_WAIT_MS / 1000.0, NETWORK_HOOKS_DIR);
+		DEFAULT_WAIT_MS / 1000.0, DEFAULT_TIMEOUT_MS / 1000.0, DEFAULT_HOOK_TIMEOUT_MS / 1000.0,
+		NETWORK_HOOKS_DIR);
 }
 
-static int parse_wait(const char *s, unsigned *ret)
+static int parse_seconds(const char *s, unsigned *ret)
 {
 	char *end;
 	double v;
@@ -95,20 +106,23 @@ static int parse_assignment(struct ctx *c, const char *arg)
 /* 1: stop now with success (help/version); 0: go on; < 0: bad usage. */
 static int parse_argv(struct ctx *c, int argc, char **argv)
 {
-	enum { ARG_WAIT = 0x100, ARG_HOOKS_DIR };
+	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR };
 	static const struct option options[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "wait", required_argument, NULL, ARG_WAIT },
+		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
+		{ "hook-timeout", required_argument, NULL, ARG_HOOK_TIMEOUT },
 		{ "hooks-dir", required_argument, NULL, ARG_HOOKS_DIR },
 		{},
 	};
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "nvhV", options, NULL)) >= 0) {
+	/* The leading ':' tells a missing value (':') from an unknown option ('?'). */
+	while ((opt = getopt_long(argc, argv, ":nvhV", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'n':
 			c->dry_run = true;
@@ -123,13 +137,27 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 			printf("vif-route-qubes %s\n", PACKAGE_VERSION);
 			return 1;
 		case ARG_WAIT:
-			if (parse_wait(optarg, &c->wait_ms) < 0)
+			if (parse_seconds(optarg, &c->wait_ms) < 0)
 				return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--wait needs seconds (0-3600), not '%.16s'",
+						       optarg);
+			break;
+		case ARG_TIMEOUT:
+			if (parse_seconds(optarg, &c->timeout_ms) < 0 || c->timeout_ms == 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+						       "--timeout needs seconds (over 0, up to 3600), not '%.16s'", optarg);
+			break;
+		case ARG_HOOK_TIMEOUT:
+			if (parse_seconds(optarg, &c->hook_timeout_ms) < 0 || c->hook_timeout_ms == 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+						       "--hook-timeout needs seconds (over 0, up to 3600), not '%.16s'",
 						       optarg);
 			break;
 		case ARG_HOOKS_DIR:
 			c->hooks_dir = optarg;
 			break;
+		case ':':
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "option '%.32s' needs a value (see --help)",
+					       argv[optind - 1]);
 		default:
 			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unknown option '%.32s' (see --help)",
 					       argv[optind - 1]);
@@ -212,6 +240,7 @@ static int run(struct ctx *c, int argc, char **argv)
 		log_debug("%s: nothing to do", vif_cmd_to_string(c->in.cmd));
 		return 0;
 	}
+	c->deadline = now_ms() + c->timeout_ms;
 
 	r = read_inputs(c);
 	if (r < 0)
@@ -223,6 +252,8 @@ static int run(struct ctx *c, int argc, char **argv)
 	ac.nl = c->nl;
 	ac.xs = c->xs;
 	ac.hooks_dir = c->hooks_dir;
+	ac.hook_timeout_ms = c->hook_timeout_ms;
+	ac.deadline = c->deadline;
 #if ENABLE_FAULT_INJECTION
 	ac.fault_step = parse_fault_step(getenv("QVT_FAULT_STEP"));
 #endif
@@ -294,6 +325,8 @@ int main(int argc, char **argv)
 	int r, status;
 
 	c.wait_ms = DEFAULT_WAIT_MS;
+	c.timeout_ms = DEFAULT_TIMEOUT_MS;
+	c.hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
 	c.hooks_dir = NETWORK_HOOKS_DIR;
 	c.vif_env = getenv("vif");
 	c.xenbus_env = getenv("XENBUS_PATH");

@@ -238,6 +238,72 @@ START_TEST(test_hooks)
 }
 END_TEST
 
+/* A hook with no "#!" line: the scripts ran it through the shell. */
+START_TEST(test_hook_without_shebang)
+{
+	_cleanup_free_ char *err = NULL;
+
+	free(sh("mkdir -p /tmp/qvt-hooks && rm -f /tmp/qvt-hooks.log && "
+		"printf 'echo \"plain $*\" >> /tmp/qvt-hooks.log\\n' > /tmp/qvt-hooks/10-plain && "
+		"chmod +x /tmp/qvt-hooks/10-plain"));
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--hooks-dir /tmp/qvt-hooks " ONLINE, &err), 0);
+	ck_assert_msg(!strstr(err, "could not be started"), "stderr:\n%s", err);
+	assert_sh("cat /tmp/qvt-hooks.log", "plain online vif3.0 vif 10.137.0.5\n");
+}
+END_TEST
+
+/* A hook that hangs is killed at its own bound, with what it started;
+ * online goes on and succeeds (a hook's failure is ignored). */
+START_TEST(test_hook_timeout_kills_group)
+{
+	_cleanup_free_ char *err = NULL, *out = NULL;
+
+	free(sh("mkdir -p /tmp/qvt-hooks && rm -f /tmp/qvt-hooks/* /tmp/qvt-hook-child.pid && "
+		"printf '#!/bin/sh\\nsleep 60 & echo $! > /tmp/qvt-hook-child.pid\\nsleep 60\\n' > /tmp/qvt-hooks/10-hang && "
+		"chmod +x /tmp/qvt-hooks/10-hang"));
+	ck_assert_int_eq(tl_run(&out, "s=$(date +%%s%%N); env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s "
+				"--hooks-dir /tmp/qvt-hooks --hook-timeout 0.3 " ONLINE " 2>/tmp/qvt-err; "
+				"echo status=$? ms=$(( ($(date +%%s%%N) - s) / 1000000 ))",
+				tl_prog("VIF_ROUTE_QUBES")),
+			 0);
+	ck_assert_msg(strstr(out, "status=0 "), "%s", out);
+	ck_assert_msg(atoi(strstr(out, "ms=") + 3) < 5000, "online took too long: %s", out);
+	err = sh("cat /tmp/qvt-err");
+	assert_contains(err, "network hook '10-hang' online vif3.0 took longer than 0.3 s: killed it");
+	/* The hook's background child went with it. */
+	assert_sh("st=$(ps -o stat= -p $(cat /tmp/qvt-hook-child.pid)); case \"$st\" in ''|Z*) echo gone;; *) echo \"alive: $st\";; esac",
+		  "gone\n");
+	assert_xs(XB "/hotplug-status", "connected");
+	free(sh("rm -rf /tmp/qvt-hooks /tmp/qvt-hook-child.pid /tmp/qvt-err"));
+}
+END_TEST
+
+/* The whole run is bounded: when its time is up in the middle of online,
+ * everything is undone and the toolstack hears why, before it would kill us. */
+START_TEST(test_run_timeout_rolls_back)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL, *msg = NULL;
+
+	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
+	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	free(sh("mkdir -p /tmp/qvt-hooks && rm -f /tmp/qvt-hooks/* /tmp/qvt-hooks.log && "
+		"printf '#!/bin/sh\\necho \"$1 $4\" >> /tmp/qvt-hooks.log\\n[ \"$1\" = online ] && sleep 30\\nexit 0\\n' "
+		"> /tmp/qvt-hooks/10-slow && chmod +x /tmp/qvt-hooks/10-slow"));
+	before = vifenv_state(false);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0",
+				    "--hooks-dir /tmp/qvt-hooks --timeout 1 --hook-timeout 20 " ONLINE, &err), 1);
+	assert_contains(err, "time limit");
+	after = vifenv_state(false);
+	vifenv_assert_same(before, after, "online rolled back at the run's time limit");
+	assert_xs(XB "/hotplug-status", "error");
+	msg = tl_xs_read(XB "/hotplug-error");
+	assert_contains(msg, "time limit");
+	/* The hook cut off was told its address is gone. */
+	assert_sh("cat /tmp/qvt-hooks.log", "online 10.137.0.5\noffline 10.137.0.5\n");
+	free(sh("rm -rf /tmp/qvt-hooks /tmp/qvt-hooks.log"));
+}
+END_TEST
+
 /* Each bad input: exit 1, a clear one-line hotplug-error, hotplug-status
  * error where xenstore is reachable, and not a byte of state changed. */
 static const struct {
@@ -469,6 +535,12 @@ START_TEST(test_usage_errors)
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--bogus online", &err), 1);
 	assert_contains(err, "unknown option '--bogus'");
 	free(err);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "online --wait", &err), 1);
+	assert_contains(err, "option '--wait' needs a value");
+	free(err);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--timeout 0 online", &err), 1);
+	assert_contains(err, "--timeout needs seconds");
+	free(err);
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "--help", &err), 0);
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "--version", NULL), 0);
 	/* NAME=VALUE arguments set the variables, as Xen's scripts export them. */
@@ -555,6 +627,9 @@ int main(void)
 	tcase_add_test(tc, test_vif_never_appears);
 	tcase_add_test(tc, test_vifname_rename);
 	tcase_add_test(tc, test_hooks);
+	tcase_add_test(tc, test_hook_without_shebang);
+	tcase_add_test(tc, test_hook_timeout_kills_group);
+	tcase_add_test(tc, test_run_timeout_rolls_back);
 	tcase_add_test(tc, test_nftables_warning);
 	suite_add_tcase(s, tc);
 
