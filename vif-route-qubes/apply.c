@@ -31,36 +31,6 @@ static bool missing_errno(int r)
  * time: undoing is quick, only hooks can take long. */
 #define ROLLBACK_MS 5000
 
-int apply_find_link(struct apply_ctx *c, const struct vif_input *in, unsigned wait_ms)
-{
-	uint64_t deadline = deadline_within(c->deadline, wait_ms);
-	unsigned pause = 1;
-
-	for (;;) {
-		struct nlr_link l;
-		int r;
-
-		r = nlr_link_get(c->nl, in->ifname, &l);
-		c->found_as_vif = false;
-		if (r == -ENODEV && in->rename) {
-			r = nlr_link_get(c->nl, in->vif, &l);
-			c->found_as_vif = r == 0;
-		}
-		if (r == 0) {
-			c->ifindex = l.ifindex;
-			c->link_up = l.up;
-			return 0;
-		}
-		if (r != -ENODEV)
-			return r;
-		c->ifindex = 0;
-		if (now_ms() >= deadline)
-			return -ENODEV;
-		sleep_ms(pause);
-		pause = pause < 50 ? pause * 2 : 50;
-	}
-}
-
 /* --- x_tables: one commit per family table ------------------------------ */
 
 static const char prerouting[] = "PREROUTING";
@@ -144,19 +114,19 @@ static int do_rename(struct apply_ctx *c, struct done *d)
 	const struct vif_input *in = c->plan->in;
 	int r;
 
-	if (!c->found_as_vif)
+	if (!c->f.found_as_vif)
 		return 0;
 	/* Older kernels refuse to rename a running interface. */
-	if (c->link_up) {
-		r = nlr_link_set_up(c->nl, c->ifindex, false);
+	if (c->f.link_up) {
+		r = nlr_link_set_up(c->nl, c->f.ifindex, false);
 		if (r < 0)
 			return r;
-		c->link_up = false;
+		c->f.link_up = false;
 	}
-	r = nlr_link_rename(c->nl, c->ifindex, in->ifname);
+	r = nlr_link_rename(c->nl, c->f.ifindex, in->ifname);
 	if (r < 0)
 		return r;
-	c->found_as_vif = false;
+	c->f.found_as_vif = false;
 	d->changed = true;
 	return 0;
 }
@@ -167,7 +137,7 @@ static int do_sysctl(struct apply_ctx *c, const struct action *a, struct done *d
 	int r;
 
 	if (a->remove) {
-		if (c->ifindex == 0)
+		if (c->f.ifindex == 0)
 			return 0;
 		r = sysctl_if_write(a->family, ifn, a->key, a->value);
 		return missing_errno(r) ? 0 : r;
@@ -218,24 +188,24 @@ static int do_neigh(struct apply_ctx *c, const struct action *a, struct done *d)
 	int r;
 
 	if (a->remove) {
-		if (c->ifindex == 0)
+		if (c->f.ifindex == 0)
 			return 0;
-		r = nlr_neigh_del(c->nl, c->ifindex, &a->addr);
+		r = nlr_neigh_del(c->nl, c->f.ifindex, &a->addr);
 		return missing_errno(r) ? 0 : r;
 	}
-	r = nlr_neigh_add(c->nl, c->ifindex, &a->addr, &in->mac, false);
+	r = nlr_neigh_add(c->nl, c->f.ifindex, &a->addr, &in->mac, false);
 	if (r == 0) {
 		d->changed = true;
 		return 0;
 	}
 	if (r != -EEXIST)
 		return r;
-	r = nlr_neigh_get(c->nl, c->ifindex, &a->addr, &cur, &permanent);
+	r = nlr_neigh_get(c->nl, c->f.ifindex, &a->addr, &cur, &permanent);
 	if (r == 0 && permanent && memcmp(&cur, &in->mac, sizeof(cur)) == 0)
 		return 0;
 	/* A stale entry (another MAC, or learned): ours replaces it. What it
 	 * was is not worth restoring on rollback. */
-	return nlr_neigh_add(c->nl, c->ifindex, &a->addr, &in->mac, true);
+	return nlr_neigh_add(c->nl, c->f.ifindex, &a->addr, &in->mac, true);
 }
 
 static int do_link(struct apply_ctx *c, const struct action *a, struct done *d)
@@ -243,17 +213,17 @@ static int do_link(struct apply_ctx *c, const struct action *a, struct done *d)
 	int r;
 
 	if (a->remove) {
-		if (c->ifindex == 0)
+		if (c->f.ifindex == 0)
 			return 0;
-		r = nlr_link_set_up(c->nl, c->ifindex, false);
+		r = nlr_link_set_up(c->nl, c->f.ifindex, false);
 		return missing_errno(r) ? 0 : r;
 	}
-	if (c->link_up)
+	if (c->f.link_up)
 		return 0;
-	r = nlr_link_set_up(c->nl, c->ifindex, true);
+	r = nlr_link_set_up(c->nl, c->f.ifindex, true);
 	if (r < 0)
 		return r;
-	c->link_up = true;
+	c->f.link_up = true;
 	d->changed = true;
 	return 0;
 }
@@ -265,16 +235,16 @@ static int do_route(struct apply_ctx *c, const struct action *a, struct done *d)
 	int r;
 
 	if (a->remove) {
-		if (c->ifindex == 0)
+		if (c->f.ifindex == 0)
 			return 0;
-		r = nlr_route_del(c->nl, c->ifindex, &a->addr, metric);
+		r = nlr_route_del(c->nl, c->f.ifindex, &a->addr, metric);
 		return missing_errno(r) ? 0 : r;
 	}
-	r = nlr_route_add(c->nl, c->ifindex, &a->addr, metric);
+	r = nlr_route_add(c->nl, c->f.ifindex, &a->addr, metric);
 	if (r == -EEXIST) {
 		/* The kernel's route key has no device: the existing route may
 		 * lead elsewhere, and then this client would be unreachable. */
-		r = nlr_route_exists(c->nl, c->ifindex, &a->addr, metric);
+		r = nlr_route_exists(c->nl, c->f.ifindex, &a->addr, metric);
 		if (r < 0)
 			return r;
 		if (r > 0)
@@ -292,12 +262,12 @@ static int do_addr(struct apply_ctx *c, const struct action *a, struct done *d)
 	int r;
 
 	if (a->remove) {
-		if (c->ifindex == 0)
+		if (c->f.ifindex == 0)
 			return 0;
-		r = nlr_addr_del(c->nl, c->ifindex, &a->addr);
+		r = nlr_addr_del(c->nl, c->f.ifindex, &a->addr);
 		return missing_errno(r) ? 0 : r;
 	}
-	r = nlr_addr_add(c->nl, c->ifindex, &a->addr);
+	r = nlr_addr_add(c->nl, c->f.ifindex, &a->addr);
 	if (r == -EEXIST)
 		return 0;
 	d->changed = r == 0;
@@ -369,7 +339,7 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 
 	switch (a->type) {
 	case ACT_RENAME:
-		return nlr_link_rename(c->nl, c->ifindex, in->vif);
+		return nlr_link_rename(c->nl, c->f.ifindex, in->vif);
 	case ACT_SYSCTL:
 		return sysctl_if_write(a->family, in->ifname, a->key, d->old_value);
 	case ACT_ANTISPOOF: {
@@ -377,13 +347,13 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 		return r < 0 ? r : 0;
 	}
 	case ACT_NEIGH:
-		return nlr_neigh_del(c->nl, c->ifindex, &a->addr);
+		return nlr_neigh_del(c->nl, c->f.ifindex, &a->addr);
 	case ACT_LINK:
-		return nlr_link_set_up(c->nl, c->ifindex, false);
+		return nlr_link_set_up(c->nl, c->f.ifindex, false);
 	case ACT_ROUTE:
-		return nlr_route_del(c->nl, c->ifindex, &a->addr, in->metric);
+		return nlr_route_del(c->nl, c->f.ifindex, &a->addr, in->metric);
 	case ACT_ADDR:
-		return nlr_addr_del(c->nl, c->ifindex, &a->addr);
+		return nlr_addr_del(c->nl, c->f.ifindex, &a->addr);
 	case ACT_HOOK:
 		/* Tell the hooks that what they set up for this address is gone. */
 		return do_hook(c, a, true, deadline, NULL);
@@ -518,11 +488,11 @@ static int status_action(struct apply_ctx *c, const struct action *a, unsigned *
 
 	switch (a->type) {
 	case ACT_RENAME:
-		status_line(c->ifindex != 0 && !c->found_as_vif, missing, "interface %s (renamed from %s)", ifn,
+		status_line(c->f.ifindex != 0 && !c->f.found_as_vif, missing, "interface %s (renamed from %s)", ifn,
 			    in->vif);
 		break;
 	case ACT_SYSCTL:
-		r = c->ifindex ? sysctl_if_read(a->family, ifn, a->key, val, sizeof(val)) : -ENODEV;
+		r = c->f.ifindex ? sysctl_if_read(a->family, ifn, a->key, val, sizeof(val)) : -ENODEV;
 		status_line(r == 0 && streq(val, a->value), missing, "sysctl    net.%s.conf.%s.%s = %s",
 			    a->family == AF_INET ? "ipv4" : "ipv6", ifn, a->key, a->value);
 		r = 0;
@@ -534,22 +504,22 @@ static int status_action(struct apply_ctx *c, const struct action *a, unsigned *
 		struct mac_addr cur;
 		bool perm = false;
 
-		r = c->ifindex ? nlr_neigh_get(c->nl, c->ifindex, &a->addr, &cur, &perm) : -ENODEV;
+		r = c->f.ifindex ? nlr_neigh_get(c->nl, c->f.ifindex, &a->addr, &cur, &perm) : -ENODEV;
 		status_line(r == 0 && perm && memcmp(&cur, &in->mac, sizeof(cur)) == 0, missing,
 			    "neighbour %s lladdr %s dev %s PERMANENT", addr, mac_to_string(&in->mac, mac), ifn);
 		r = missing_errno(r) ? 0 : r;
 		break;
 	}
 	case ACT_LINK:
-		status_line(c->ifindex != 0 && c->link_up, missing, "link      %s up", ifn);
+		status_line(c->f.ifindex != 0 && c->f.link_up, missing, "link      %s up", ifn);
 		break;
 	case ACT_ROUTE:
-		r = c->ifindex ? nlr_route_exists(c->nl, c->ifindex, &a->addr, in->metric) : 0;
+		r = c->f.ifindex ? nlr_route_exists(c->nl, c->f.ifindex, &a->addr, in->metric) : 0;
 		status_line(r > 0, missing, "route     %s dev %s%s metric %u", addr, ifn,
 			    a->family == AF_INET ? " scope link" : "", in->metric);
 		break;
 	case ACT_ADDR:
-		r = c->ifindex ? nlr_addr_exists(c->nl, c->ifindex, &a->addr) : 0;
+		r = c->f.ifindex ? nlr_addr_exists(c->nl, c->f.ifindex, &a->addr) : 0;
 		status_line(r > 0, missing, "address   %s/%u dev %s", addr, ip_addr_host_prefixlen(&a->addr), ifn);
 		break;
 	case ACT_XS_STATUS: {
@@ -574,7 +544,7 @@ int apply_status(struct apply_ctx *c)
 {
 	unsigned missing = 0;
 
-	if (c->ifindex == 0)
+	if (c->f.ifindex == 0)
 		printf("%-8s interface %s\n", "missing", c->plan->in->ifname), missing++;
 	for (unsigned i = 0; i < c->plan->n; i++) {
 		int r = status_action(c, &c->plan->actions[i], &missing);

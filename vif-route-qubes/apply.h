@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "plan.h"
+#include "probe.h"
 
 struct nlr;
 struct xs_handle;
@@ -23,16 +24,9 @@ struct apply_ctx {
 	/* Why the last step failed, when errno's text would not say it. */
 	char detail[160];
 
-	/* Filled by apply_find_link. */
-	int ifindex; /* 0: the interface does not exist */
-	bool link_up;
-	bool found_as_vif; /* found under $vif, not (yet) renamed */
+	/* From probe_vif; apply keeps the link facts current. */
+	struct vif_facts f;
 };
-
-/* Finds the interface under ifname or vif, waiting up to wait_ms for it to
- * appear (the toolstack can run us before the kernel created it).
- * -ENODEV when it did not appear. */
-int apply_find_link(struct apply_ctx *c, const struct vif_input *in, unsigned wait_ms);
 
 /* 0, or the error of the step that failed (already logged, with the step
  * named; for online everything done before it has been undone). */

@@ -52,10 +52,6 @@ struct vif_input {
 	bool has_gateway6;
 	struct ip_addr gateway6;
 	bool harden;
-
-	/* Kernel facts, filled in by the caller before planning. */
-	bool ipv6_kernel;   /* the kernel has IPv6 at all */
-	bool ipv6_disabled; /* IPv6 is off on the interface */
 };
 
 int vif_cmd_from_string(const char *s, enum vif_cmd *ret);

@@ -230,7 +230,6 @@ static int read_inputs(struct ctx *c)
 static int run(struct ctx *c, int argc, char **argv)
 {
 	struct apply_ctx ac = { .fault_step = -1 };
-	const char *ifname;
 	int r;
 
 	r = parse_argv(c, argc, argv);
@@ -258,18 +257,16 @@ static int run(struct ctx *c, int argc, char **argv)
 	ac.fault_step = parse_fault_step(getenv("QVT_FAULT_STEP"));
 #endif
 
-	r = apply_find_link(&ac, &c->in, c->in.cmd == VIF_CMD_ONLINE && !c->dry_run ? c->wait_ms : 0);
+	r = probe_vif(c->nl, &c->in,
+		      c->in.cmd == VIF_CMD_ONLINE && !c->dry_run ? deadline_within(c->deadline, c->wait_ms) : now_ms(),
+		      &ac.f);
 	if (r == -ENODEV && c->in.cmd == VIF_CMD_ONLINE && !c->dry_run)
 		return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "interface %s did not appear within %g s", c->in.vif,
 				       c->wait_ms / 1000.0);
 	if (r < 0 && r != -ENODEV)
 		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
 
-	ifname = ac.found_as_vif ? c->in.vif : c->in.ifname;
-	c->in.ipv6_kernel = sysctl_ipv6_available();
-	c->in.ipv6_disabled = ac.ifindex == 0 || sysctl_ipv6_disabled(ifname);
-
-	r = plan_build(&c->in, c->in.cmd == VIF_CMD_STATUS ? VIF_CMD_ONLINE : c->in.cmd, &c->plan);
+	r = plan_build(&c->in, &ac.f, c->in.cmd == VIF_CMD_STATUS ? VIF_CMD_ONLINE : c->in.cmd, &c->plan);
 	if (r < 0)
 		return log_error_errno(r, "cannot plan %s", vif_cmd_to_string(c->in.cmd));
 	ac.plan = &c->plan;

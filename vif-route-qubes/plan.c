@@ -114,14 +114,14 @@ static void push_skip_route6(struct plan *p, const struct ip_addr *addr)
 /* IPv6 routes, neighbours and the v6 gateway cannot exist while IPv6 is off
  * on the vif; anti-spoofing rules still go in (they cost nothing and keep
  * the vif safe should IPv6 be switched on later). */
-static bool v6_usable(const struct vif_input *in)
+static bool v6_usable(const struct plan *p)
 {
-	return in->ipv6_kernel && !in->ipv6_disabled;
+	return p->facts->ipv6_kernel && !p->facts->ipv6_disabled;
 }
 
-static bool gateway6_applies(const struct vif_input *in)
+static bool gateway6_applies(const struct plan *p)
 {
-	return in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && v6_usable(in);
+	return p->in->has_gateway6 && !ip_addr_is_link_local(&p->in->gateway6) && v6_usable(p);
 }
 
 static void build_online(struct plan *p)
@@ -136,18 +136,18 @@ static void build_online(struct plan *p)
 		if (in->harden) {
 			for (size_t i = 0; i < ELEMENTSOF(hardening4); i++)
 				push_sysctl(p, AF_INET, hardening4[i][0], hardening4[i][1], false);
-			if (in->ipv6_kernel)
+			if (p->facts->ipv6_kernel)
 				for (size_t i = 0; i < ELEMENTSOF(hardening6); i++)
 					push_sysctl(p, AF_INET6, hardening6[i][0], hardening6[i][1], false);
 		}
 
 		push_antispoof(p, AF_INET, false);
-		if (in->ipv6_kernel)
+		if (p->facts->ipv6_kernel)
 			push_antispoof(p, AF_INET6, false);
 
 		push(p, ACT_CT_PURGE, false);
 		for (unsigned i = 0; i < in->n_addrs; i++)
-			if (in->addrs[i].family == AF_INET || v6_usable(in))
+			if (in->addrs[i].family == AF_INET || v6_usable(p))
 				push_addr_action(p, ACT_NEIGH, &in->addrs[i], false);
 	}
 
@@ -156,7 +156,7 @@ static void build_online(struct plan *p)
 	for (unsigned i = 0; i < in->n_addrs; i++) {
 		const struct ip_addr *a = &in->addrs[i];
 
-		if (a->family == AF_INET6 && !v6_usable(in))
+		if (a->family == AF_INET6 && !v6_usable(p))
 			push_skip_route6(p, a);
 		else
 			push_addr_action(p, ACT_ROUTE, a, false);
@@ -167,7 +167,7 @@ static void build_online(struct plan *p)
 
 	if (in->n_addrs > 0) {
 		push_addr_action(p, ACT_ADDR, &in->gateway, false);
-		if (gateway6_applies(in)) {
+		if (gateway6_applies(p)) {
 			push_addr_action(p, ACT_ADDR, &in->gateway6, false);
 			push_sysctl(p, AF_INET6, "proxy_ndp", "1", false);
 		}
@@ -196,7 +196,7 @@ static void build_offline(struct plan *p)
 	}
 
 	if (in->n_addrs > 0) {
-		if (in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && in->ipv6_kernel) {
+		if (in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && p->facts->ipv6_kernel) {
 			push_sysctl(p, AF_INET6, "proxy_ndp", "0", true);
 			push_addr_action(p, ACT_ADDR, &in->gateway6, true);
 		}
@@ -209,15 +209,16 @@ static void build_offline(struct plan *p)
 		return;
 	for (unsigned i = in->n_addrs; i-- > 0;)
 		push_addr_action(p, ACT_NEIGH, &in->addrs[i], true);
-	if (in->ipv6_kernel)
+	if (p->facts->ipv6_kernel)
 		push_antispoof(p, AF_INET6, true);
 	push_antispoof(p, AF_INET, true);
 	push_sysctl(p, AF_INET, "proxy_arp", "0", true);
 }
 
-int plan_build(const struct vif_input *in, enum vif_cmd cmd, struct plan *ret)
+int plan_build(const struct vif_input *in, const struct vif_facts *facts, enum vif_cmd cmd, struct plan *ret)
 {
 	ret->in = in;
+	ret->facts = facts;
 	ret->cmd = cmd;
 	ret->n = 0;
 	if (cmd == VIF_CMD_ONLINE)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "input.h"
+#include "probe.h"
 #include "ipt.h"
 
 enum action_type {
@@ -44,6 +45,7 @@ struct action {
 
 struct plan {
 	const struct vif_input *in;
+	const struct vif_facts *facts;
 	enum vif_cmd cmd; /* online or offline */
 	unsigned n;
 	struct action actions[PLAN_MAX_ACTIONS];
@@ -53,7 +55,7 @@ struct plan {
 
 /* cmd: VIF_CMD_ONLINE (also what `status` checks) or VIF_CMD_OFFLINE.
  * 0, or -EINVAL for any other command. */
-int plan_build(const struct vif_input *in, enum vif_cmd cmd, struct plan *ret);
+int plan_build(const struct vif_input *in, const struct vif_facts *facts, enum vif_cmd cmd, struct plan *ret);
 
 /* One line for --dry-run, logs and hotplug-error, e.g.
  * "add route 10.137.0.5 dev vif3.0 scope link metric 32749". */

@@ -65,6 +65,9 @@ static char *render(const struct plan *p, bool with_sysctls)
 	return out;
 }
 
+/* The kernel facts of the last input() (the tests use one vif at a time). */
+static struct vif_facts facts;
+
 static struct vif_input input(const char *ip, const char *gw6, bool ipv6_kernel, bool ipv6_disabled)
 {
 	struct vif_input in = {};
@@ -77,8 +80,7 @@ static struct vif_input input(const char *ip, const char *gw6, bool ipv6_kernel,
 
 	ck_assert_int_eq(vif_input_from_env("vif3.0", "backend/vif/3/0", &in), 0);
 	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
-	in.ipv6_kernel = ipv6_kernel;
-	in.ipv6_disabled = ipv6_disabled;
+	facts = (struct vif_facts){ .ifindex = 7, .ipv6_kernel = ipv6_kernel, .ipv6_disabled = ipv6_disabled };
 	return in;
 }
 
@@ -105,13 +107,13 @@ static int last_index(const struct plan *p, enum action_type t)
 
 static const char *online(const struct vif_input *in)
 {
-	ck_assert_int_eq(plan_build(in, VIF_CMD_ONLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(in, &facts, VIF_CMD_ONLINE, &plan), 0);
 	return render(&plan, false);
 }
 
 static const char *offline(const struct vif_input *in)
 {
-	ck_assert_int_eq(plan_build(in, VIF_CMD_OFFLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(in, &facts, VIF_CMD_OFFLINE, &plan), 0);
 	return render(&plan, false);
 }
 
@@ -141,7 +143,7 @@ START_TEST(test_online_empty_ip)
 	struct vif_input in = input("", NULL, true, false);
 
 	/* SPEC: only link up, hooks and hotplug-status. */
-	ck_assert_str_eq(render((plan_build(&in, VIF_CMD_ONLINE, &plan), &plan), true), "up hook status");
+	ck_assert_str_eq(render((plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), &plan), true), "up hook status");
 	ck_assert_str_eq(offline(&in), "-hook -down");
 }
 END_TEST
@@ -202,7 +204,7 @@ START_TEST(test_hardening)
 	struct vif_input in = input("10.137.0.5", NULL, true, false);
 	const char *r;
 
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ONLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), 0);
 	r = render(&plan, true);
 	ck_assert_ptr_nonnull(strstr(r, "sysctl4:proxy_arp=1 sysctl4:accept_source_route=0 sysctl4:accept_redirects=0 "
 					"sysctl4:secure_redirects=0 sysctl4:send_redirects=0 "
@@ -211,7 +213,7 @@ START_TEST(test_hardening)
 					"sysctl6:autoconf=0 sysctl6:drop_unicast_in_l2_multicast=1 "
 					"sysctl6:drop_unsolicited_na=1 rules4:2"));
 	in.harden = false;
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ONLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), 0);
 	ck_assert_ptr_nonnull(strstr(render(&plan, true), "sysctl4:proxy_arp=1 rules4:2"));
 }
 END_TEST
@@ -223,7 +225,7 @@ START_TEST(test_rename_first)
 
 	ck_assert_int_eq(vif_input_from_env("vif3.0", "backend/vif/3/0", &in), 0);
 	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ONLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), 0);
 	ck_assert_int_eq(plan.actions[0].type, ACT_RENAME);
 	ck_assert_ptr_null(strstr(offline(&in), "rename"));
 }
@@ -234,7 +236,7 @@ START_TEST(test_rules_content)
 	struct vif_input in = input("10.137.0.5 fd09::5", NULL, true, false);
 	const struct action *a;
 
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ONLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), 0);
 	a = &plan.actions[first_index(&plan, ACT_ANTISPOOF)];
 	ck_assert_int_eq(a->type, ACT_ANTISPOOF);
 	ck_assert_int_eq(a->family, AF_INET);
@@ -270,7 +272,7 @@ START_TEST(test_online_invariants)
 	struct vif_input in = input(inv_cases[_i].ip, inv_cases[_i].gw6, inv_cases[_i].v6k, inv_cases[_i].v6off);
 	int up;
 
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ONLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), 0);
 	up = first_index(&plan, ACT_LINK);
 	ck_assert_int_ge(up, 0);
 	/* Anti-spoofing, conntrack purge and neighbours before the link comes up. */
@@ -297,8 +299,8 @@ START_TEST(test_offline_reverses_online)
 	static struct plan on;
 	int down;
 
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ONLINE, &on), 0);
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_OFFLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ONLINE, &on), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_OFFLINE, &plan), 0);
 	for (unsigned i = 0; i < on.n; i++) {
 		const struct action *a = &on.actions[i];
 		bool found = false;
@@ -337,8 +339,8 @@ START_TEST(test_bad_cmd)
 {
 	struct vif_input in = input("10.137.0.5", NULL, true, false);
 
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_STATUS, &plan), -EINVAL);
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ADD, &plan), -EINVAL);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_STATUS, &plan), -EINVAL);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ADD, &plan), -EINVAL);
 }
 END_TEST
 
@@ -348,7 +350,7 @@ START_TEST(test_describe)
 	char buf[512];
 	int i;
 
-	ck_assert_int_eq(plan_build(&in, VIF_CMD_ONLINE, &plan), 0);
+	ck_assert_int_eq(plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), 0);
 	i = first_index(&plan, ACT_ROUTE);
 	ck_assert_str_eq(action_describe(&plan, &plan.actions[i], buf, sizeof(buf)),
 			 "add route 10.137.0.5 dev vif3.0 scope link metric 32749");

@@ -1,0 +1,49 @@
+#include <errno.h>
+
+#include "deadline.h"
+#include "nl.h"
+#include "probe.h"
+#include "sysctl.h"
+
+static int find_link(struct nlr *nl, const struct vif_input *in, uint64_t deadline, struct vif_facts *f)
+{
+	unsigned pause = 1;
+
+	for (;;) {
+		struct nlr_link l;
+		int r;
+
+		r = nlr_link_get(nl, in->ifname, &l);
+		f->found_as_vif = false;
+		if (r == -ENODEV && in->rename) {
+			r = nlr_link_get(nl, in->vif, &l);
+			f->found_as_vif = r == 0;
+		}
+		if (r == 0) {
+			f->ifindex = l.ifindex;
+			f->link_up = l.up;
+			return 0;
+		}
+		if (r != -ENODEV)
+			return r;
+		f->ifindex = 0;
+		if (ms_left(deadline, 1) == 0)
+			return -ENODEV;
+		sleep_ms(pause);
+		pause = pause < 50 ? pause * 2 : 50;
+	}
+}
+
+int probe_vif(struct nlr *nl, const struct vif_input *in, uint64_t deadline, struct vif_facts *ret)
+{
+	struct vif_facts f = {};
+	int r;
+
+	r = find_link(nl, in, deadline, &f);
+	if (r < 0 && r != -ENODEV)
+		return r;
+	f.ipv6_kernel = sysctl_ipv6_available();
+	f.ipv6_disabled = f.ifindex == 0 || sysctl_ipv6_disabled(f.found_as_vif ? in->vif : in->ifname);
+	*ret = f;
+	return r;
+}

@@ -1,0 +1,26 @@
+/* Kernel facts about the vif, read before planning: where its interface
+ * is, whether IPv6 works on it, and (for offline) which client addresses
+ * its anti-spoofing rules name. The plan takes them as input; apply keeps
+ * the link facts current as it changes the link. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "input.h"
+
+struct nlr;
+
+struct vif_facts {
+	int ifindex;        /* 0: the interface does not exist */
+	bool link_up;
+	bool found_as_vif;  /* found under $vif, not (yet) renamed to vifname */
+	bool ipv6_kernel;   /* the kernel has IPv6 at all */
+	bool ipv6_disabled; /* IPv6 is off on the interface (or it does not exist) */
+};
+
+/* Finds the interface under ifname or vif, waiting until deadline for it
+ * to appear (the toolstack can run us before the kernel created it); then
+ * reads the IPv6 facts. -ENODEV when it did not appear (facts still filled
+ * in, for an interface that is not there). */
+int probe_vif(struct nlr *nl, const struct vif_input *in, uint64_t deadline, struct vif_facts *ret);
