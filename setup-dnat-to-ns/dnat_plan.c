@@ -22,11 +22,13 @@ void dnat_plan_build(const struct in_addr *dns1, const struct in_addr *dns2, con
 		     unsigned n_resolvers, struct dnat_plan *ret)
 {
 	ret->n = 0;
-	if (!dns1 || n_resolvers == 0)
+	ret->drops = false;
+	if (!dns1)
 		return;
-	push_pair(ret, *dns1, resolvers[0]);
+	ret->drops = n_resolvers == 0;
+	push_pair(ret, *dns1, ret->drops ? DNAT_DROP_TO : resolvers[0]);
 	if (dns2 && dns2->s_addr != dns1->s_addr)
-		push_pair(ret, *dns2, resolvers[n_resolvers > 1 ? 1 : 0]);
+		push_pair(ret, *dns2, ret->drops ? DNAT_DROP_TO : resolvers[n_resolvers > 1 ? 1 : 0]);
 }
 
 bool dnat_plan_matches(const struct dnat_plan *p, const struct ipt_dnat_rule *cur, size_t n_cur)

@@ -297,6 +297,9 @@ static void print_plan(const struct dnat_plan *p, enum dnat_result res)
 	printf("chain %s should hold %u rule(s):\n", DNAT_CHAIN, p->n);
 	for (unsigned i = 0; i < p->n; i++)
 		printf("  -A %s %s\n", DNAT_CHAIN, ipt_dnat_rule_to_string(&p->rules[i], buf, sizeof(buf)));
+	if (p->drops)
+		printf("no usable resolver: these rules drop the queries (the kernel discards a packet sent to "
+		       "0.0.0.0)\n");
 	printf("%s\n", res == DNAT_CHANGED ? "the chain differs: a real run would replace it"
 					   : "the chain already holds exactly these: nothing to do");
 }
@@ -321,11 +324,12 @@ static int run(struct ctx *c, int argc, char **argv)
 	r = resolvers(c, &rc);
 	if (r < 0)
 		return r;
-	if (rc.n_servers == 0)
-		log_info("no usable resolver: %s is left empty, so DNS queries from clients go nowhere", DNAT_CHAIN);
 
 	dnat_plan_build(n_vdns > 0 ? &vdns[0] : NULL, n_vdns > 1 ? &vdns[1] : NULL, rc.servers, rc.n_servers,
 			&plan);
+	if (plan.drops)
+		log_warning("no usable resolver: %s drops the clients' DNS queries instead of letting them out "
+			    "through the uplink", DNAT_CHAIN);
 
 	if (nft_has_ip_tables(&nft) >= 0 && nft)
 		log_warning("nftables tables exist here; the DNS DNAT rules of qubes-setup-dnat-to-ns are in the "
@@ -342,9 +346,13 @@ static int run(struct ctx *c, int argc, char **argv)
 		char dst[IP_ADDR_STRLEN], to[IP_ADDR_STRLEN];
 
 		for (unsigned i = 0; i < plan.n; i += 2)
-			log_info("%s now sends DNS for %s to %s", DNAT_CHAIN,
-				 inet_ntop(AF_INET, &plan.rules[i].dst, dst, sizeof(dst)),
-				 inet_ntop(AF_INET, &plan.rules[i].to, to, sizeof(to)));
+			if (plan.drops)
+				log_info("%s now drops DNS for %s", DNAT_CHAIN,
+					 inet_ntop(AF_INET, &plan.rules[i].dst, dst, sizeof(dst)));
+			else
+				log_info("%s now sends DNS for %s to %s", DNAT_CHAIN,
+					 inet_ntop(AF_INET, &plan.rules[i].dst, dst, sizeof(dst)),
+					 inet_ntop(AF_INET, &plan.rules[i].to, to, sizeof(to)));
 	}
 	return res == DNAT_CHANGED ? 0 : EXIT_UNCHANGED;
 }

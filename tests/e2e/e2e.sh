@@ -49,8 +49,9 @@ check() {
 fail() { echo "$*"; return 1; }
 pings() { qnet_exec "$1" ping -c 1 -W 2 "${@:2}" >/dev/null 2>&1; }
 no_ping() { ! qnet_exec "$1" ping -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
-# resolve CLIENT SERVER [dig options]: the answer for QNET_NAME, or nothing.
-resolve() { qnet_exec "$1" dig +short +time=2 +tries=1 "${@:3}" @"$2" "$QNET_NAME" 2>/dev/null | head -1; }
+# resolve CLIENT SERVER [dig options]: the answer for QNET_NAME, or nothing
+# (dig +short still prints ";; ..." lines about timeouts).
+resolve() { qnet_exec "$1" dig +short +time=2 +tries=1 "${@:3}" @"$2" "$QNET_NAME" 2>/dev/null | grep -v '^;' | head -1; }
 expect_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
 raw_drops() { qnet_rule_packets "$1" "$2" raw PREROUTING "$3"; }
 
@@ -76,57 +77,92 @@ t_nat_each_hop() {
 }
 
 # --- DNS through the virtual addresses --------------------------------------
+# Each DNS test notes every failed expectation in $bad and returns it, so
+# that an early failure is not hidden by a later success, and the steps
+# that restore the network still run.
 
 t_dns_r1() {
-	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 with resolver R1"
-	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R1" "DNS2 with resolver R1 only"
-	expect_eq "$(resolve work "$QNET_DNS1" +tcp)" "$QNET_ANSWER_R1" "DNS1 over TCP"
+	local bad=0
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 with resolver R1" || bad=1
+	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R1" "DNS2 with resolver R1 only" || bad=1
+	expect_eq "$(resolve work "$QNET_DNS1" +tcp)" "$QNET_ANSWER_R1" "DNS1 over TCP" || bad=1
+	expect_eq "$(resolve work "$QNET_DNS2" +tcp)" "$QNET_ANSWER_R1" "DNS2 over TCP" || bad=1
+	return $bad
 }
 
 t_dns_switch_to_r2() {
+	local bad=0
 	: >"$QNET_DIR/systemctl.log"
 	qnet_set_resolv sys-net "$QNET_R2"
-	qnet_dispatch sys-net eth0 dns-change || fail "the dispatcher hook failed"
-	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R2" "DNS1 after the switch"
-	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R2" "DNS2 after the switch"
+	qnet_dispatch sys-net eth0 dns-change || { fail "the dispatcher hook failed"; bad=1; }
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R2" "DNS1 after the switch" || bad=1
+	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R2" "DNS2 after the switch" || bad=1
 	grep -q "try-restart qubes-updates-proxy.service" "$QNET_DIR/systemctl.log" ||
-		fail "the hook did not restart the updates proxy after a change"
+		{ fail "the hook did not restart the updates proxy after a change"; bad=1; }
+	return $bad
 }
 
 t_dns_two_resolvers() {
+	local bad=0
 	qnet_set_resolv sys-net "$QNET_R1" "$QNET_R2"
-	qnet_dispatch sys-net eth0 dhcp4-change || fail "the dispatcher hook failed"
-	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 -> R1"
-	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R2" "DNS2 -> R2"
+	qnet_dispatch sys-net eth0 dhcp4-change || { fail "the dispatcher hook failed"; bad=1; }
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 -> R1" || bad=1
+	expect_eq "$(resolve work "$QNET_DNS2")" "$QNET_ANSWER_R2" "DNS2 -> R2" || bad=1
+	return $bad
 }
 
 t_dns_unchanged_is_quiet() {
-	local before
+	local before bad=0
 	: >"$QNET_DIR/systemctl.log"
 	before=$(qnet_domain sys-net iptables-legacy-save -c -t nat | grep -v '^#')
-	qnet_dispatch sys-net eth0 up || fail "the dispatcher hook failed"
-	qnet_dispatch sys-net eth0 pre-down || fail "an ignored action failed"
+	qnet_dispatch sys-net eth0 up || { fail "the dispatcher hook failed"; bad=1; }
+	qnet_dispatch sys-net eth0 pre-down || { fail "an ignored action failed"; bad=1; }
 	[ "$(qnet_domain sys-net iptables-legacy-save -c -t nat | grep -v '^#')" = "$before" ] ||
-		fail "the nat table changed although the resolvers did not"
-	[ ! -s "$QNET_DIR/systemctl.log" ] || fail "updates proxy restarted though DNS was unchanged"
+		{ fail "the nat table changed although the resolvers did not"; bad=1; }
+	[ ! -s "$QNET_DIR/systemctl.log" ] || { fail "updates proxy restarted though DNS was unchanged"; bad=1; }
+	return $bad
+}
+
+# dns_upstream udp|tcp: packets to port 53 that upstream received from
+# sys-net's uplink, whatever their destination address.
+dns_upstream() {
+	qnet_rule_packets upstream ipv4 mangle PREROUTING "wan0 .* $1 dpt:53\$"
+}
+
+# queries_answered: queries the two resolvers have logged so far.
+queries_answered() {
+	cat "$QNET_DIR/dns-r1.log" "$QNET_DIR/dns-r2.log" | grep -c 'query\['
 }
 
 t_dns_none_goes_nowhere() {
-	local q1 q2 wan
+	local q udp tcp wan bad=0
+	for p in udp tcp; do
+		qnet_domain upstream iptables-legacy -w -t mangle -C PREROUTING -i wan0 -p $p --dport 53 2>/dev/null ||
+			qnet_domain upstream iptables-legacy -w -t mangle -A PREROUTING -i wan0 -p $p --dport 53
+	done
 	qnet_set_resolv sys-net
-	qnet_dispatch sys-net eth0 down || fail "the dispatcher hook failed"
-	[ -z "$(qnet_domain sys-net iptables-legacy-save -t nat | grep '^-A PR-QBS')" ] || fail "PR-QBS is not empty"
-	q1=$(cat "$QNET_DIR/dns-r1.log" "$QNET_DIR/dns-r2.log" | grep -c 'query\[')
+	qnet_dispatch sys-net eth0 down || { fail "the dispatcher hook failed"; bad=1; }
+	q=$(queries_answered)
+	udp=$(dns_upstream udp)
+	tcp=$(dns_upstream tcp)
 	wan=$(qnet_seen upstream "$QNET_NET_WAN")
-	[ -z "$(resolve work "$QNET_DNS1")" ] || fail "DNS1 still answered with no resolver"
-	[ -z "$(resolve work "$QNET_DNS2" +tcp)" ] || fail "DNS2 (TCP) still answered with no resolver"
-	q2=$(cat "$QNET_DIR/dns-r1.log" "$QNET_DIR/dns-r2.log" | grep -c 'query\[')
-	expect_eq "$q2" "$q1" "queries reaching the resolvers"
-	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$wan" "packets reaching upstream"
-	# and back
+	for dns in "$QNET_DNS1" "$QNET_DNS2"; do
+		expect_eq "$(resolve work "$dns")" "" "UDP query to $dns with no resolver" || bad=1
+		expect_eq "$(resolve work "$dns" +tcp)" "" "TCP query to $dns with no resolver" || bad=1
+	done
+	expect_eq "$(dns_upstream udp)" "$udp" "UDP packets to port 53 reaching upstream with no resolver" || bad=1
+	expect_eq "$(dns_upstream tcp)" "$tcp" "TCP packets to port 53 reaching upstream with no resolver" || bad=1
+	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$wan" "packets from sys-net reaching upstream" || bad=1
+	expect_eq "$(queries_answered)" "$q" "queries reaching the resolvers" || bad=1
+	[ $bad -eq 0 ] || qnet_domain sys-net iptables-legacy-save -c -t nat | grep PR-QBS
+	# and back: the same counters see the queries again
 	qnet_set_resolv sys-net "$QNET_R1"
-	qnet_dispatch sys-net eth0 up || fail "the dispatcher hook failed"
-	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 with R1 back"
+	qnet_dispatch sys-net eth0 up || { fail "the dispatcher hook failed"; bad=1; }
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 with R1 back" || bad=1
+	expect_eq "$(resolve work "$QNET_DNS2" +tcp)" "$QNET_ANSWER_R1" "DNS2 over TCP with R1 back" || bad=1
+	[ "$(dns_upstream udp)" -gt "$udp" ] || { fail "upstream's UDP port 53 counter does not count"; bad=1; }
+	[ "$(dns_upstream tcp)" -gt "$tcp" ] || { fail "upstream's TCP port 53 counter does not count"; bad=1; }
+	return $bad
 }
 
 # --- anti-spoofing ----------------------------------------------------------
@@ -265,7 +301,7 @@ check "work resolves through DNS1 and DNS2 (UDP and TCP), answered by R1" t_dns_
 check "sys-net's resolv.conf changes to R2, the dispatcher hook runs: answers come from R2" t_dns_switch_to_r2
 check "two resolvers: DNS1 goes to R1, DNS2 to R2" t_dns_two_resolvers
 check "unchanged DNS and ignored dispatcher actions change nothing and restart nothing" t_dns_unchanged_is_quiet
-check "no resolver: queries fail and nothing leaves for upstream; restored afterwards" t_dns_none_goes_nowhere
+check "no resolver: UDP and TCP queries fail and no packet to port 53 reaches upstream; restored afterwards" t_dns_none_goes_nowhere
 check "untrusted sending with work's IPv4 address gets nothing through; DROP counter rises" t_spoof_v4
 check "untrusted sending with work's IPv6 address gets nothing through; DROP counter rises" t_spoof_v6
 check "a packet from sys-firewall's uplink with work's address is dropped" t_spoof_from_uplink

@@ -3,11 +3,16 @@
  * addresses from options or from the test xenstored, and the result read
  * back with iptables-legacy-save. */
 #include <check.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -27,7 +32,12 @@
 #define FILE_B "nameserver 10.0.0.1\n"
 #define RULES_A CHAIN JUMP PAIR("10.139.1.1", "192.168.1.1") PAIR("10.139.1.2", "192.168.1.2")
 #define RULES_B CHAIN JUMP PAIR("10.139.1.1", "10.0.0.1") PAIR("10.139.1.2", "10.0.0.1")
+/* No virtual address: nothing to forward, nothing to drop. */
 #define RULES_NONE CHAIN JUMP
+/* No usable resolver: queries to DNS1/DNS2 are sent to 0.0.0.0, which the
+ * kernel drops as a martian before routing them anywhere. */
+#define DROP "0.0.0.0"
+#define RULES_DROP CHAIN JUMP PAIR("10.139.1.1", DROP) PAIR("10.139.1.2", DROP)
 
 #define ERR_PREFIX "qubes-setup-dnat-to-ns: error: "
 
@@ -378,13 +388,13 @@ START_TEST(test_uplink_switch)
 
 	write_file(RESOLV, "# no resolver today\nsearch lan\n");
 	dnat_expect(0, DNS12);
-	assert_rules("no resolver", RULES_NONE);
+	assert_rules("no resolver", RULES_DROP);
 	dnat_expect(100, DNS12);
 
 	/* a missing file is an uplink without resolvers, too */
 	ck_assert_int_eq(unlink(RESOLV), 0);
 	dnat_expect(100, DNS12);
-	assert_rules("no file", RULES_NONE);
+	assert_rules("no file", RULES_DROP);
 
 	write_file(RESOLV, FILE_A);
 	dnat_expect(0, DNS12);
@@ -398,10 +408,187 @@ END_TEST
 
 START_TEST(test_first_run_without_resolver)
 {
+	struct run r;
+
 	write_file(RESOLV, "nameserver fd00::1\nnameserver 127.0.0.1\n");
-	dnat_expect(0, DNS12);
-	assert_rules("no usable resolver", RULES_NONE);
+	dnat(&r, DNS12);
+	ck_assert_msg(r.status == 0, "exit %d; stderr:\n%s", r.status, r.err);
+	ck_assert_msg(strstr(r.err, "warning: no usable resolver"), "no warning about the missing resolver:\n%s", r.err);
+	run_free(&r);
+	assert_rules("no usable resolver", RULES_DROP);
 	dnat_expect(100, DNS12);
+}
+END_TEST
+
+/* ---- no usable resolver: the queries are dropped ------------------------ */
+
+/* A network namespace held by a child that dies with the test process:
+ * a client or an upstream beside the test's own namespace, which plays the
+ * netvm. Commands run in it through "nsenter --net=/proc/PID/ns/net". */
+static pid_t peer_netns(void)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWNET) < 0 || write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	ck_assert_msg(read(p[0], &c, 1) == 1, "the namespace child failed");
+	close(p[0]);
+	return pid;
+}
+
+static void peer_netns_stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Packets counted by the rule of TABLE/CHAIN (in the peer's namespace, or
+ * ours with pid 0) whose listing ends in "PROTO dpt:53". */
+static long dns_counter(pid_t pid, const char *table, const char *chain, const char *proto)
+{
+	_cleanup_free_ char *out = NULL;
+	char ns[64] = "";
+
+	if (pid)
+		snprintf(ns, sizeof(ns), "nsenter --net=/proc/%d/ns/net ", (int)pid);
+	out = tl_sh("%siptables-legacy -w -t %s -L %s -v -x -n | awk '/ %s dpt:53$/ { print $1; exit }'", ns, table,
+		    chain, proto);
+	ck_assert_msg(out && *out, "no %s counter in %s %s", proto, table, chain);
+	return atol(out);
+}
+
+/* client ── vif3.0 ── [this namespace: the netvm] ── wan0 ── upstream
+ * The netvm forwards and has a default route through upstream, so a query
+ * to DNS1/DNS2 that PR-QBS does not stop leaves through the uplink. Port 53
+ * is counted where it could go: upstream's PREROUTING, our FORWARD and
+ * INPUT. */
+static void dns_topology(pid_t client, pid_t upstream)
+{
+	free(tl_sh("ip link add vif3.0 type veth peer name eth0 netns %d && "
+		   "ip link add wan0 type veth peer name eth0 netns %d && "
+		   "ip addr add 10.137.0.1/24 dev vif3.0 && ip link set vif3.0 up && "
+		   "ip addr add 192.168.100.2/24 dev wan0 && ip link set wan0 up && "
+		   "ip route add default via 192.168.100.1 && sysctl -qw net.ipv4.ip_forward=1 && "
+		   "for p in udp tcp; do iptables-legacy -w -A FORWARD -p $p --dport 53 && "
+		   "iptables-legacy -w -A INPUT -p $p --dport 53; done",
+		   (int)client, (int)upstream));
+	free(tl_sh("nsenter --net=/proc/%d/ns/net sh -ec 'ip link set lo up; ip addr add 10.137.0.10/24 dev eth0; "
+		   "ip link set eth0 up; ip route add default via 10.137.0.1'",
+		   (int)client));
+	free(tl_sh("nsenter --net=/proc/%d/ns/net sh -ec 'ip link set lo up; ip addr add 192.168.100.1/24 dev eth0; "
+		   "ip link set eth0 up; for p in udp tcp; do iptables-legacy -w -t mangle -A PREROUTING -i eth0 "
+		   "-p $p --dport 53; done'",
+		   (int)upstream));
+}
+
+/* One UDP query and one TCP connection attempt from the client to each
+ * virtual address (bash's /dev/udp and /dev/tcp: no DNS tool needed). */
+static void client_queries(pid_t client)
+{
+	for (int i = 1; i <= 2; i++) {
+		tl_run(NULL, "nsenter --net=/proc/%d/ns/net bash -c 'echo query >/dev/udp/10.139.1.%d/53' 2>/dev/null",
+		       (int)client, i);
+		tl_run(NULL, "nsenter --net=/proc/%d/ns/net timeout 1 bash -c 'exec 3<>/dev/tcp/10.139.1.%d/53' "
+			     "2>/dev/null",
+		       (int)client, i);
+	}
+}
+
+START_TEST(test_no_resolver_drops_packets)
+{
+	pid_t client = peer_netns(), upstream = peer_netns();
+	_cleanup_free_ char *hits = NULL;
+	const char *const protos[] = { "udp", "tcp" };
+
+	dns_topology(client, upstream);
+	write_file(RESOLV, "# the uplink gave no resolver\n");
+	dnat_expect(0, DNS12);
+	client_queries(client);
+	for (size_t i = 0; i < ELEMENTSOF(protos); i++) {
+		ck_assert_msg(dns_counter(upstream, "mangle", "PREROUTING", protos[i]) == 0,
+			      "%s queries to DNS1/DNS2 reached upstream through the uplink (%ld packets)", protos[i],
+			      dns_counter(upstream, "mangle", "PREROUTING", protos[i]));
+		ck_assert_msg(dns_counter(0, "filter", "FORWARD", protos[i]) == 0, "%s queries were forwarded",
+			      protos[i]);
+		ck_assert_msg(dns_counter(0, "filter", "INPUT", protos[i]) == 0,
+			      "%s queries were delivered to the netvm itself", protos[i]);
+	}
+	/* they did arrive, and each rule of PR-QBS stopped its own */
+	hits = tl_sh("iptables-legacy-save -c -t nat | grep -c '^\\[[1-9][0-9]*:[0-9]*\\] -A PR-QBS .* "
+		     "--to-destination 0.0.0.0$' || true");
+	ck_assert_msg(atoi(hits) == 4, "%d of the 4 rules of PR-QBS counted a query", atoi(hits));
+
+	/* The control: with a resolver (upstream itself), the same queries
+	 * do leave through the uplink, so the counters above can count. */
+	write_file(RESOLV, "nameserver 192.168.100.1\n");
+	dnat_expect(0, DNS12);
+	client_queries(client);
+	for (size_t i = 0; i < ELEMENTSOF(protos); i++)
+		ck_assert_msg(dns_counter(upstream, "mangle", "PREROUTING", protos[i]) >= 2,
+			      "with a resolver, %s queries did not reach upstream", protos[i]);
+	peer_netns_stop(client);
+	peer_netns_stop(upstream);
+}
+END_TEST
+
+/* iptables cannot -j DROP in the nat table; the drop form must survive
+ * what administrators and distributions do with rules: save and restore. */
+START_TEST(test_no_resolver_save_restore)
+{
+	_cleanup_free_ char *saved = NULL, *restored = NULL;
+
+	write_file(RESOLV, "");
+	dnat_expect(0, DNS12);
+	assert_rules("no resolver", RULES_DROP);
+	saved = tl_sh("iptables-legacy-save -t nat | grep -v '^#'");
+	free(tl_sh("iptables-legacy-save -t nat | iptables-legacy-restore -w"));
+	restored = tl_sh("iptables-legacy-save -t nat | grep -v '^#'");
+	assert_text("nat table after save | restore", restored, saved);
+	/* and the program recognises the restored rules as its own */
+	dnat_expect(100, DNS12);
+	/* a resolver comes back: the drop rules go */
+	write_file(RESOLV, FILE_A);
+	dnat_expect(0, DNS12);
+	assert_rules("resolvers back", RULES_A);
+}
+END_TEST
+
+/* A VM with no virtual address serves no DNS: nothing to drop either. */
+START_TEST(test_no_resolver_no_virtual_address)
+{
+	pid_t xsd = tl_xenstored_start();
+
+	write_file(RESOLV, "");
+	dnat_expect(0, FILES);
+	assert_rules("no virtual address, no resolver", RULES_NONE);
+	dnat_expect(100, FILES);
+	tl_xenstored_stop(xsd);
+}
+END_TEST
+
+START_TEST(test_no_resolver_dry_run)
+{
+	struct run r;
+
+	write_file(RESOLV, "nameserver 127.0.0.1\n");
+	dnat(&r, "-n " DNS12);
+	ck_assert_msg(r.status == 0, "exit %d; stderr:\n%s", r.status, r.err);
+	ck_assert_int_eq(count(r.out, "-j DNAT --to-destination 0.0.0.0\n"), 4);
+	ck_assert_msg(strstr(r.out, "no usable resolver") && strstr(r.out, "drop"),
+		      "the dry run does not say that these rules drop the queries:\n%s", r.out);
+	run_free(&r);
+	assert_rules("dry run", "");
 }
 END_TEST
 
@@ -460,9 +647,9 @@ START_TEST(test_stub_follows_resolved)
 	assert_rules("resolved file changed", RULES_B);
 
 	/* resolved without upstream servers: nothing to forward to */
-	ck_assert_int_eq(unlink(RESOLVED), 0);
+	write_file(RESOLVED, "# This is /run/systemd/resolve/resolv.conf\nsearch .\n");
 	dnat_expect(0, DNS12);
-	assert_rules("resolved file missing", RULES_NONE);
+	assert_rules("resolved without servers", RULES_DROP);
 }
 END_TEST
 
@@ -475,7 +662,7 @@ START_TEST(test_stub_with_others_not_followed)
 
 	write_file(RESOLV, "nameserver 127.0.0.53\nnameserver 127.0.0.1\n");
 	dnat_expect(0, DNS12);
-	assert_rules("stub and another loopback", RULES_NONE);
+	assert_rules("stub and another loopback", RULES_DROP);
 }
 END_TEST
 
@@ -768,7 +955,7 @@ START_TEST(test_huge_resolv_conf)
 	ck_assert_msg(r.status == 0, "exit %d; stderr:\n%s", r.status, r.err);
 	ck_assert_msg(strstr(r.err, "warning: ") && strstr(r.err, "MiB"), "no size warning:\n%s", r.err);
 	run_free(&r);
-	assert_rules("past the cap", RULES_NONE);
+	assert_rules("past the cap", RULES_DROP);
 
 	/* the server first, then 20 MiB of one line */
 	free(tl_sh("{ printf '" FILE_A "'; head -c 20971520 /dev/zero | tr '\\0' 'y'; } > " RESOLV));
@@ -792,7 +979,7 @@ START_TEST(test_cap_cuts_a_line)
 	ck_assert_msg(r.status == 0, "exit %d; stderr:\n%s", r.status, r.err);
 	run_free(&r);
 	got = nat_rules();
-	ck_assert_msg(streq(got, RULES_NONE) || streq(got, CHAIN JUMP PAIR("10.139.1.1", "10.0.0.12")),
+	ck_assert_msg(streq(got, CHAIN JUMP PAIR("10.139.1.1", DROP)) || streq(got, CHAIN JUMP PAIR("10.139.1.1", "10.0.0.12")),
 		      "a line cut by the 16 MiB cap was used as a whole line:\n%s", got);
 }
 END_TEST
@@ -890,6 +1077,9 @@ int main(void)
 	tcase_add_loop_test(tc, test_foreign_rules_replaced, 0, ELEMENTSOF(foreign));
 	tcase_add_test(tc, test_uplink_switch);
 	tcase_add_test(tc, test_first_run_without_resolver);
+	tcase_add_test(tc, test_no_resolver_drops_packets);
+	tcase_add_test(tc, test_no_resolver_save_restore);
+	tcase_add_test(tc, test_no_resolver_dry_run);
 	tcase_add_loop_test(tc, test_shapes, 0, ELEMENTSOF(shapes));
 	tcase_add_test(tc, test_loopback_warning);
 	tcase_add_test(tc, test_stub_follows_resolved);
@@ -903,6 +1093,7 @@ int main(void)
 	tc = tcase_create("xenstore");
 	tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 	tcase_add_test(tc, test_xenstore);
+	tcase_add_test(tc, test_no_resolver_no_virtual_address);
 	tcase_add_loop_test(tc, test_xenstore_bad, 0, ELEMENTSOF(xs_bad));
 	tcase_add_test(tc, test_xenstore_unreachable);
 	tcase_add_test(tc, test_dns2_without_dns1);

@@ -80,8 +80,11 @@ static const struct {
 	unsigned n_res;
 	const char *want;
 } build_cases[] = {
-	/* both virtual addresses */
-	{ "10.139.1.1", "10.139.1.2", 0, "" },
+	/* both virtual addresses; without a resolver, queries to each are
+	 * sent to 0.0.0.0, which the kernel drops */
+	{ "10.139.1.1", "10.139.1.2", 0,
+	  "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0;"
+	  "udp 10.139.1.2:53->0.0.0.0;tcp 10.139.1.2:53->0.0.0.0" },
 	{ "10.139.1.1", "10.139.1.2", 1,
 	  "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1;"
 	  "udp 10.139.1.2:53->192.168.1.1;tcp 10.139.1.2:53->192.168.1.1" },
@@ -93,16 +96,17 @@ static const struct {
 	  "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1;"
 	  "udp 10.139.1.2:53->192.168.1.2;tcp 10.139.1.2:53->192.168.1.2" },
 	/* no DNS2 */
-	{ "10.139.1.1", NULL, 0, "" },
+	{ "10.139.1.1", NULL, 0, "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0" },
 	{ "10.139.1.1", NULL, 1, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
 	{ "10.139.1.1", NULL, 2, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
 	{ "10.139.1.1", NULL, 3, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
 	/* DNS2 equal to DNS1: one pair, never the same destination twice */
-	{ "10.139.1.1", "10.139.1.1", 0, "" },
+	{ "10.139.1.1", "10.139.1.1", 0, "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0" },
 	{ "10.139.1.1", "10.139.1.1", 1, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
 	{ "10.139.1.1", "10.139.1.1", 2, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
 	{ "10.139.1.1", "10.139.1.1", 3, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
-	/* no DNS1: this VM serves no DNS, whatever DNS2 says */
+	/* no DNS1: this VM serves no DNS, whatever DNS2 says: nothing to
+	 * forward, nothing to drop */
 	{ NULL, NULL, 0, "" },
 	{ NULL, NULL, 2, "" },
 	{ NULL, "10.139.1.2", 1, "" },
@@ -117,6 +121,8 @@ START_TEST(test_build)
 	ck_assert_msg(streq(render(&p), build_cases[_i].want), "dns1=%s dns2=%s resolvers=%u:\n  got  %s\n  want %s",
 		      build_cases[_i].dns1, build_cases[_i].dns2, build_cases[_i].n_res, render(&p),
 		      build_cases[_i].want);
+	/* it says when its rules drop the queries */
+	ck_assert_msg(p.drops == (build_cases[_i].dns1 && build_cases[_i].n_res == 0), "drops=%d", p.drops);
 	/* the plan matches itself */
 	ck_assert(dnat_plan_matches(&p, p.rules, p.n));
 }
@@ -168,12 +174,31 @@ START_TEST(test_matches_empty)
 {
 	struct dnat_plan p, full;
 
-	build("10.139.1.1", "10.139.1.2", R, 0, &p);
+	/* no virtual address: the one empty plan */
+	build(NULL, NULL, R, 2, &p);
+	ck_assert_uint_eq(p.n, 0);
 	full_plan(&full);
 	ck_assert(dnat_plan_matches(&p, NULL, 0));
 	ck_assert(dnat_plan_matches(&p, full.rules, 0));
 	ck_assert(!dnat_plan_matches(&p, full.rules, 1));
 	ck_assert(!dnat_plan_matches(&full, NULL, 0));
+}
+END_TEST
+
+/* The chain an older version left empty when the uplink had no resolver,
+ * or one still forwarding to the last resolver, differs from the rules
+ * that drop the queries: a run must replace it. */
+START_TEST(test_matches_drop)
+{
+	struct dnat_plan drop, full;
+
+	build("10.139.1.1", "10.139.1.2", R, 0, &drop);
+	full_plan(&full);
+	ck_assert_uint_eq(drop.n, 4);
+	ck_assert(!dnat_plan_matches(&drop, NULL, 0));
+	ck_assert(!dnat_plan_matches(&drop, full.rules, full.n));
+	ck_assert(!dnat_plan_matches(&full, drop.rules, drop.n));
+	ck_assert(dnat_plan_matches(&drop, drop.rules, drop.n));
 }
 END_TEST
 
@@ -304,6 +329,7 @@ int main(void)
 	tc = tcase_create("matches");
 	tcase_add_test(tc, test_matches_same);
 	tcase_add_test(tc, test_matches_empty);
+	tcase_add_test(tc, test_matches_drop);
 	tcase_add_test(tc, test_matches_order);
 	tcase_add_test(tc, test_matches_count);
 	tcase_add_test(tc, test_matches_field);
