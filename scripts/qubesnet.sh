@@ -210,17 +210,16 @@ _qnet_build() {
 	_qnet_dnsmasq upstream dns-r2 --bind-interfaces --listen-address="$QNET_R2" \
 		--address="/$QNET_NAME/$QNET_ANSWER_R2"
 
-	# sys-net: uplink with a default route; DHCP gave it resolver R1. It
-	# holds the virtual DNS addresses itself, so a query that no DNAT rule
-	# sends on ends at its INPUT policy instead of leaving for the uplink.
+	# sys-net: uplink with a default route; DHCP gave it resolver R1. Like a
+	# real netvm it does not hold the virtual DNS addresses: a query to them
+	# that PR-QBS did not stop would follow the default route out of the
+	# uplink (the end-to-end tests check that none does).
 	qnet_exec sys-net sysctl -qw net.ipv6.conf.eth0.accept_dad=0
 	qnet_exec sys-net ip addr add "$QNET_NET_WAN/24" dev eth0
 	qnet_exec sys-net ip -6 addr add "$QNET_NET_WAN6/64" dev eth0 nodad
 	qnet_exec sys-net ip link set eth0 up
 	qnet_exec sys-net ip route add default via "$QNET_UP_WAN"
 	qnet_exec sys-net ip -6 route add default via "$QNET_UP_WAN6"
-	qnet_exec sys-net ip addr add "$QNET_DNS1/32" dev lo
-	qnet_exec sys-net ip addr add "$QNET_DNS2/32" dev lo
 	_qnet_backend sys-net "$QNET_NET_GW" "$QNET_NET_GW6"
 	qnet_set_resolv sys-net "$QNET_R1"
 	qnet_dispatch sys-net eth0 up
