@@ -31,6 +31,8 @@ struct ctx {
 	bool dry_run;
 	const char *resolv_conf;
 	const char *resolved_conf;
+	bool resolv_conf_named; /* given by option: it must exist */
+	bool resolved_conf_named;
 	const char *dns1_arg;
 	const char *dns2_arg;
 	const char *iface;
@@ -47,15 +49,17 @@ static void usage(FILE *f)
 		"Usage: qubes-setup-dnat-to-ns [OPTIONS] [IFACE ACTION]\n"
 		"\n"
 		"Makes the nat chain PR-QBS send the clients' virtual DNS addresses (DNS1, DNS2)\n"
-		"to the real resolvers of /etc/resolv.conf. Run by the NetworkManager dispatcher\n"
-		"(IFACE ACTION; acts on up, down, vpn-up, vpn-down, dhcp4-change, dns-change,\n"
-		"reapply and ignores other actions), at boot, or by hand (no arguments).\n"
+		"to the real resolvers of /etc/resolv.conf, or drop the queries when it names\n"
+		"none. Run by the NetworkManager dispatcher (IFACE ACTION; acts on up, down,\n"
+		"vpn-up, vpn-down, dhcp4-change, dns-change, reapply and ignores other actions),\n"
+		"at boot, or by hand (no arguments).\n"
 		"Exit status: 0 rules changed, 100 rules already right, 1 error.\n"
 		"\n"
 		"Options:\n"
 		"  -n, --dry-run            print the rules and whether they would change; change nothing\n"
 		"  -v, --verbose            log each step\n"
-		"      --resolv-conf PATH   read resolvers from PATH (default /etc/resolv.conf)\n"
+		"      --resolv-conf PATH   read resolvers from PATH, which must exist (default\n"
+		"                           /etc/resolv.conf; when that is absent: no resolver)\n"
 		"      --resolved-conf PATH where to follow the systemd-resolved stub (default %s)\n"
 		"      --dns1 ADDR          virtual DNS1 (instead of xenstore qubes-netvm-primary-dns)\n"
 		"      --dns2 ADDR          virtual DNS2 (instead of xenstore qubes-netvm-secondary-dns)\n"
@@ -99,9 +103,11 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 			return 1;
 		case ARG_RESOLV:
 			c->resolv_conf = optarg;
+			c->resolv_conf_named = true;
 			break;
 		case ARG_RESOLVED:
 			c->resolved_conf = optarg;
+			c->resolved_conf_named = true;
 			break;
 		case ARG_DNS1:
 			c->dns1_arg = optarg;
@@ -211,28 +217,31 @@ static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret
 	return 0;
 }
 
-/* Parses path into *ret. A missing file is an uplink without resolvers. */
-static int read_resolv(const char *path, struct resolv_conf *ret)
+/* Parses path into *ret. option: the option that named the file, which
+ * must then exist (a typo must not pass for an uplink without resolvers);
+ * NULL for a default path, whose absence means no resolvers. */
+static int read_resolv(const char *path, const char *option, struct resolv_conf *ret)
 {
 	_cleanup_close_ int fd = -1;
 	struct resolv_parser p;
 	char buf[65536];
 	size_t total = 0;
 	struct stat st;
+	const char *opt = option ? option : "", *sep = option ? " " : "";
 
 	resolv_parser_init(&p);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 && errno == ENOENT) {
+	if (fd < 0 && errno == ENOENT && !option) {
 		log_info("%s does not exist: no resolvers", path);
 		*ret = *resolv_parser_finish(&p);
 		return 0;
 	}
 	if (fd < 0)
-		return log_error_errno(-errno, "cannot open %s", path);
+		return log_error_errno(-errno, "cannot open %s%s'%s'", opt, sep, path);
 	if (fstat(fd, &st) < 0)
-		return log_error_errno(-errno, "cannot stat %s", path);
+		return log_error_errno(-errno, "cannot stat %s%s'%s'", opt, sep, path);
 	if (!S_ISREG(st.st_mode))
-		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s is not a regular file", path);
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s%s'%s' is not a regular file", opt, sep, path);
 
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
@@ -240,7 +249,7 @@ static int read_resolv(const char *path, struct resolv_conf *ret)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return log_error_errno(-errno, "cannot read %s", path);
+			return log_error_errno(-errno, "cannot read %s%s'%s'", opt, sep, path);
 		if (n == 0)
 			break;
 		resolv_parser_feed(&p, buf, (size_t)n);
@@ -274,14 +283,14 @@ static int resolvers(const struct ctx *c, struct resolv_conf *ret)
 {
 	int r;
 
-	r = read_resolv(c->resolv_conf, ret);
+	r = read_resolv(c->resolv_conf, c->resolv_conf_named ? "--resolv-conf" : NULL, ret);
 	if (r < 0)
 		return r;
 	if (ret->stub_only) {
 		/* systemd-resolved's stub listens on loopback only; its own
 		 * file lists the servers it forwards to. */
 		log_debug("%s names only the systemd-resolved stub; reading %s", c->resolv_conf, c->resolved_conf);
-		r = read_resolv(c->resolved_conf, ret);
+		r = read_resolv(c->resolved_conf, c->resolved_conf_named ? "--resolved-conf" : NULL, ret);
 		if (r < 0)
 			return r;
 		report_skipped(c->resolved_conf, ret);

@@ -20,7 +20,8 @@
 #define RESOLV "/tmp/resolv.conf"
 #define RESOLVED "/tmp/resolved.conf"
 #define FILES "--resolv-conf " RESOLV " --resolved-conf " RESOLVED
-#define DNS12 "--dns1 10.139.1.1 --dns2 10.139.1.2 " FILES
+#define DNS12_NO_FILES "--dns1 10.139.1.1 --dns2 10.139.1.2"
+#define DNS12 DNS12_NO_FILES " " FILES
 
 #define CHAIN ":PR-QBS -\n"
 #define JUMP "-A PREROUTING -j PR-QBS\n"
@@ -391,11 +392,6 @@ START_TEST(test_uplink_switch)
 	assert_rules("no resolver", RULES_DROP);
 	dnat_expect(100, DNS12);
 
-	/* a missing file is an uplink without resolvers, too */
-	ck_assert_int_eq(unlink(RESOLV), 0);
-	dnat_expect(100, DNS12);
-	assert_rules("no file", RULES_DROP);
-
 	write_file(RESOLV, FILE_A);
 	dnat_expect(0, DNS12);
 	assert_rules("two again", RULES_A);
@@ -650,6 +646,86 @@ START_TEST(test_stub_follows_resolved)
 	write_file(RESOLVED, "# This is /run/systemd/resolve/resolv.conf\nsearch .\n");
 	dnat_expect(0, DNS12);
 	assert_rules("resolved without servers", RULES_DROP);
+}
+END_TEST
+
+/* /etc as the program sees it, but without resolv.conf: a tmpfs over /etc
+ * in the test's own mount namespace, every other entry a symlink to the
+ * real one (the dynamic loader's cache, passwd, alternatives...). */
+static void etc_without_resolv_conf(void)
+{
+	free(tl_sh("mkdir /tmp/etc.real && mount --bind /etc /tmp/etc.real && mount -t tmpfs -o mode=755 tmpfs /etc && "
+		   "for f in /tmp/etc.real/* /tmp/etc.real/.[!.]*; do "
+		   "  [ -e \"$f\" ] || [ -L \"$f\" ] || continue; "
+		   "  [ \"${f##*/}\" = resolv.conf ] || ln -s \"$f\" \"/etc/${f##*/}\"; "
+		   "done && ! [ -e /etc/resolv.conf ]"));
+}
+
+/* The default /etc/resolv.conf absent is an uplink without resolvers (as
+ * when NetworkManager has not written it yet): the drop rules, no error.
+ * So is the default systemd-resolved file absent behind the stub. */
+START_TEST(test_default_resolv_conf_absent)
+{
+	struct run r;
+
+	write_file(RESOLV, FILE_A);
+	dnat_expect(0, DNS12);
+	etc_without_resolv_conf();
+	dnat(&r, DNS12_NO_FILES);
+	ck_assert_msg(r.status == 0, "exit %d; stderr:\n%s", r.status, r.err);
+	ck_assert_msg(strstr(r.err, "/etc/resolv.conf does not exist"), "stderr:\n%s", r.err);
+	ck_assert_msg(!strstr(r.err, "error"), "stderr:\n%s", r.err);
+	run_free(&r);
+	assert_rules("no /etc/resolv.conf", RULES_DROP);
+	dnat_expect(100, DNS12_NO_FILES " eth0 up");
+
+	if (access("/run/systemd/resolve/resolv.conf", F_OK) == 0) {
+		fprintf(stderr, "/run/systemd/resolve/resolv.conf exists here: default stub case not checked\n");
+		return;
+	}
+	dnat_expect(0, DNS12);
+	write_file("/etc/resolv.conf", "nameserver 127.0.0.53\n");
+	dnat_expect(0, DNS12_NO_FILES);
+	assert_rules("stub, no resolved file", RULES_DROP);
+}
+END_TEST
+
+/* A file named by --resolv-conf, or by --resolved-conf when it is
+ * followed, that does not exist is a mistake (a typo, a missing mount),
+ * not an uplink without resolvers: exit 1, one line, and the chain exactly
+ * as it was -- never emptied, never turned into the drop rules. */
+static const struct {
+	const char *args, *needle;
+} missing[] = {
+	{ DNS12_NO_FILES " --resolv-conf /tmp/resolv.cnf", "'/tmp/resolv.cnf'" },
+	{ DNS12_NO_FILES " --resolv-conf /tmp/resolv.cnf eth0 up", "'/tmp/resolv.cnf'" },
+	{ DNS12_NO_FILES " --resolv-conf /tmp/resolv.cnf eth0 dns-change", "'/tmp/resolv.cnf'" },
+	{ "-n " DNS12_NO_FILES " --resolv-conf /tmp/resolv.cnf", "'/tmp/resolv.cnf'" },
+	{ DNS12_NO_FILES " --resolv-conf /tmp/dangling", "'/tmp/dangling'" },
+	{ DNS12_NO_FILES " --resolv-conf /tmp/stub --resolved-conf /tmp/resolved.cnf", "'/tmp/resolved.cnf'" },
+	{ DNS12_NO_FILES " --resolved-conf /tmp/resolved.cnf --resolv-conf /tmp/stub eth0 up", "'/tmp/resolved.cnf'" },
+};
+
+START_TEST(test_named_file_missing)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL;
+	struct run r;
+
+	write_file(RESOLV, FILE_A);
+	write_file("/tmp/stub", "nameserver 127.0.0.53\n");
+	ck_assert_int_eq(symlink("/tmp/nowhere", "/tmp/dangling"), 0);
+	dnat_expect(0, DNS12);
+	set_counters();
+	before = nat_full();
+
+	dnat(&r, "%s", missing[_i].args);
+	ck_assert_msg(r.status == 1, "'%s': exit %d, expected 1; stderr:\n%s", missing[_i].args, r.status, r.err);
+	assert_one_error_line(&r, missing[_i].needle);
+	ck_assert_msg(strstr(r.err, "No such file or directory"), "the cause is not said:\n%s", r.err);
+	run_free(&r);
+	/* byte for byte, counters included (but the dated comments) */
+	after = nat_full();
+	assert_text(missing[_i].args, after, before);
 }
 END_TEST
 
@@ -1084,6 +1160,8 @@ int main(void)
 	tcase_add_test(tc, test_loopback_warning);
 	tcase_add_test(tc, test_stub_follows_resolved);
 	tcase_add_test(tc, test_stub_with_others_not_followed);
+	tcase_add_loop_test(tc, test_named_file_missing, 0, ELEMENTSOF(missing));
+	tcase_add_test(tc, test_default_resolv_conf_absent);
 	tcase_add_test(tc, test_huge_resolv_conf);
 	tcase_add_test(tc, test_cap_cuts_a_line);
 	tcase_add_test(tc, test_dry_run);
