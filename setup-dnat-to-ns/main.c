@@ -4,10 +4,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "config.h"
@@ -139,6 +142,18 @@ check:
 	if (c->dns2_arg && !c->dns1_arg)
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--dns2 needs --dns1");
 	return 0;
+}
+
+/* 1 when this process holds CAP_NET_ADMIN (which reading and replacing an
+ * x_tables table takes), 0 when not, < 0 when that cannot be told. */
+static int have_net_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return negative_errno();
+	return (d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective & CAP_TO_MASK(CAP_NET_ADMIN)) != 0;
 }
 
 static int parse_dns(const char *value, const char *what, struct in_addr *ret)
@@ -326,6 +341,11 @@ static int run(struct ctx *c, int argc, char **argv)
 	r = parse_argv(c, argc, argv);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	/* Said plainly, before xenstore or the lock file answer "Permission
+	 * denied"; when it cannot be told, the kernel's answer stands. */
+	if (have_net_admin() == 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+				       "needs root (CAP_NET_ADMIN) to read and change the nat table");
 
 	r = virtual_dns(c, vdns, &n_vdns);
 	if (r < 0)

@@ -1018,6 +1018,65 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* ---- not root ----------------------------------------------------------- */
+
+/* Run as nobody, without any capability: the nat table can be neither read
+ * nor changed, and the error says why instead of a bare "Permission
+ * denied" (the xtables lock file is root's) or "Operation not permitted"
+ * (the kernel refuses the table to a process without CAP_NET_ADMIN). */
+static const struct {
+	const char *env, *args;
+} unprivileged[] = {
+	{ "", DNS12 },
+	{ "XTABLES_LOCKFILE=/tmp/nobody.lock", DNS12 },
+	{ "", "-n " DNS12 },
+	{ "XTABLES_LOCKFILE=/tmp/nobody.lock", "-n " DNS12 " eth0 up" },
+	{ "", FILES },
+};
+
+#define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups env "
+
+START_TEST(test_not_root)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *cmd = NULL;
+	struct run r;
+
+	write_file(RESOLV, FILE_A);
+	dnat_expect(0, DNS12);
+	set_counters();
+	before = nat_full();
+
+	ck_assert_int_ge(asprintf(&cmd, "timeout 30 " AS_NOBODY "%s %s %s", unprivileged[_i].env,
+				  tl_prog("SETUP_DNAT_TO_NS"), unprivileged[_i].args), 0);
+	run_cmd(&r, cmd);
+	ck_assert_msg(r.status == 1, "'%s': exit %d, expected 1; stderr:\n%s", cmd, r.status, r.err);
+	assert_one_error_line(&r, "needs root (CAP_NET_ADMIN)");
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	after = nat_full();
+	assert_text(cmd, after, before);
+}
+END_TEST
+
+/* What needs no privilege still works without: help, version, and the
+ * dispatcher actions the program ignores. */
+START_TEST(test_not_root_harmless)
+{
+	static const char *const args[] = { "-h", "--version", DNS12 " eth0 pre-up" };
+
+	for (size_t i = 0; i < ELEMENTSOF(args); i++) {
+		_cleanup_free_ char *cmd = NULL;
+		struct run r;
+
+		ck_assert_int_ge(asprintf(&cmd, "timeout 30 " AS_NOBODY "%s %s", tl_prog("SETUP_DNAT_TO_NS"), args[i]),
+				 0);
+		run_cmd(&r, cmd);
+		ck_assert_msg(r.status == 0, "'%s': exit %d; stderr:\n%s", cmd, r.status, r.err);
+		run_free(&r);
+	}
+}
+END_TEST
+
 /* A resolv.conf far larger than any real one: read up to the cap, with a
  * warning, and never a hang or an error. */
 START_TEST(test_huge_resolv_conf)
@@ -1183,6 +1242,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_dispatcher_ignores, 0, ELEMENTSOF(ignored));
 	tcase_add_test(tc, test_help_version);
 	tcase_add_loop_test(tc, test_bad_input, 0, ELEMENTSOF(bad));
+	tcase_add_loop_test(tc, test_not_root, 0, ELEMENTSOF(unprivileged));
+	tcase_add_test(tc, test_not_root_harmless);
 	suite_add_tcase(s, tc);
 
 	return tl_main(s, true);
