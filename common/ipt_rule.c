@@ -275,6 +275,230 @@ int ipt_dnat_rule_decode(const void *entry, struct ipt_dnat_rule *ret)
 	return 0;
 }
 
+/* The -i pattern as iptables writes it: "vif3.0" (mask over the NUL too),
+ * "vif+" (mask over a prefix), "" (no mask: any interface). -EINVAL for a
+ * mask of another form, which iptables never writes. */
+static int decode_iface(const char name[static IFNAMSIZ], const unsigned char mask[static IFNAMSIZ],
+			char ret[static IFNAME_MAX])
+{
+	size_t masklen = 0;
+
+	while (masklen < IFNAMSIZ && mask[masklen] == 0xff)
+		masklen++;
+	if (!all_zero(mask + masklen, IFNAMSIZ - masklen))
+		return -EINVAL;
+	memset(ret, 0, IFNAME_MAX);
+	if (masklen == 0)
+		return 0;
+	if (memchr(name, 0, masklen)) {
+		/* Exact: the NUL is under the mask, and is the last byte of it. */
+		if (strnlen(name, masklen) != masklen - 1)
+			return -EINVAL;
+		memcpy(ret, name, masklen - 1);
+		return 0;
+	}
+	if (masklen >= IFNAME_MAX - 1)
+		return -EINVAL;
+	memcpy(ret, name, masklen);
+	ret[masklen] = '+';
+	return 0;
+}
+
+static bool mask_full(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0xff)
+			return false;
+	return true;
+}
+
+/* Fields of the rule header that both families have. */
+struct header {
+	const char *iniface;
+	const unsigned char *iniface_mask;
+	bool outiface;        /* any -o */
+	bool iface_inv, src_inv, other_inv;
+	bool proto_or_flags;  /* -p, fragments, tos, ... */
+	bool dst;             /* any -d */
+	const void *src, *smsk;
+	size_t alen;
+	bool matches;         /* match modules */
+};
+
+static void header_of(int family, const void *entry, struct header *h)
+{
+	if (family == AF_INET) {
+		const struct ipt_entry *e = entry;
+
+		*h = (struct header){
+			.iniface = e->ip.iniface,
+			.iniface_mask = e->ip.iniface_mask,
+			.outiface = !all_zero(e->ip.outiface_mask, IFNAMSIZ),
+			.iface_inv = e->ip.invflags & IPT_INV_VIA_IN,
+			.src_inv = e->ip.invflags & IPT_INV_SRCIP,
+			.other_inv = e->ip.invflags & ~(IPT_INV_VIA_IN | IPT_INV_SRCIP),
+			.proto_or_flags = e->ip.proto || e->ip.flags,
+			.dst = e->ip.dmsk.s_addr != 0,
+			.src = &e->ip.src,
+			.smsk = &e->ip.smsk,
+			.alen = 4,
+			.matches = e->target_offset != sizeof(*e),
+		};
+	} else {
+		const struct ip6t_entry *e = entry;
+
+		*h = (struct header){
+			.iniface = e->ipv6.iniface,
+			.iniface_mask = e->ipv6.iniface_mask,
+			.outiface = !all_zero(e->ipv6.outiface_mask, IFNAMSIZ),
+			.iface_inv = e->ipv6.invflags & IP6T_INV_VIA_IN,
+			.src_inv = e->ipv6.invflags & IP6T_INV_SRCIP,
+			.other_inv = e->ipv6.invflags & ~(IP6T_INV_VIA_IN | IP6T_INV_SRCIP),
+			.proto_or_flags = e->ipv6.proto || e->ipv6.flags || e->ipv6.tos,
+			.dst = !all_zero(&e->ipv6.dmsk, sizeof(e->ipv6.dmsk)),
+			.src = &e->ipv6.src,
+			.smsk = &e->ipv6.smsk,
+			.alen = 16,
+			.matches = e->target_offset != sizeof(*e),
+		};
+	}
+}
+
+static const struct xt_entry_target *entry_target(int family, const void *entry)
+{
+	uint16_t off = family == AF_INET ? ((const struct ipt_entry *)entry)->target_offset
+					 : ((const struct ip6t_entry *)entry)->target_offset;
+
+	return (const struct xt_entry_target *)((const char *)entry + off);
+}
+
+/* The target is DROP as libiptc stores it (the standard target with the
+ * DROP verdict) or as an encoder builds it (named "DROP"). */
+static bool target_is_drop(const struct xt_entry_target *t)
+{
+	const struct xt_standard_target *st = (const struct xt_standard_target *)t;
+
+	if (t->u.user.target_size != STD_TARGET_SIZE)
+		return false;
+	if (name_is(t->u.user.name, sizeof(t->u.user.name), "DROP"))
+		return true;
+	return name_is(t->u.user.name, sizeof(t->u.user.name), XT_STANDARD_TARGET) && st->verdict == -NF_DROP - 1;
+}
+
+int ipt_drop_rule_decode(int family, const void *entry, struct ipt_drop_rule *ret)
+{
+	struct ipt_drop_rule r = { .family = family };
+	struct header h;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	header_of(family, entry, &h);
+	if (h.matches || h.outiface || h.other_inv || h.proto_or_flags || h.dst)
+		return -EINVAL;
+	if (!target_is_drop(entry_target(family, entry)))
+		return -EINVAL;
+	if (decode_iface(h.iniface, h.iniface_mask, r.iface) < 0 || !r.iface[0])
+		return -EINVAL;
+	r.iface_inv = h.iface_inv;
+	if (mask_full(h.smsk, h.alen)) {
+		r.has_src = true;
+		r.src_inv = h.src_inv;
+		r.src.family = family;
+		memcpy(r.src.bytes, h.src, h.alen);
+	} else if (!all_zero(h.smsk, h.alen) || h.src_inv || !all_zero(h.src, h.alen))
+		return -EINVAL;
+	*ret = r;
+	return 0;
+}
+
+bool ipt_drop_rule_equal(const struct ipt_drop_rule *a, const struct ipt_drop_rule *b)
+{
+	return a->family == b->family && strncmp(a->iface, b->iface, IFNAME_MAX) == 0 &&
+	       a->iface_inv == b->iface_inv && a->has_src == b->has_src &&
+	       (!a->has_src || (a->src_inv == b->src_inv && ip_addr_equal(&a->src, &b->src)));
+}
+
+/* Targets that let the packet continue down the chain: nothing below them
+ * is skipped. Any other target may end the packet's way through the chain
+ * somewhere else than a DROP. */
+static const char *const continuing_targets[] = {
+	"CT", "NOTRACK", "TRACE", "LOG", "NFLOG", "MARK", "CONNMARK", "CLASSIFY", "TEE", "AUDIT",
+	"RATEEST", "IDLETIMER", "LED", "CONNSECMARK", "SECMARK", "DSCP", "TOS", "TTL", "HL", "TCPMSS",
+	"TCPOPTSTRIP", "CHECKSUM", "NETMAP",
+};
+
+enum ipt_verdict ipt_verdict_of(const char *target, bool user_chain)
+{
+	if (!target)
+		return IPT_VERDICT_MAY_ACCEPT;
+	if (streq(target, "DROP"))
+		return IPT_VERDICT_DROP;
+	if (user_chain)
+		return IPT_VERDICT_MAY_ACCEPT;
+	for (size_t i = 0; i < ELEMENTSOF(continuing_targets); i++)
+		if (streq(target, continuing_targets[i]))
+			return IPT_VERDICT_CONTINUE;
+	return IPT_VERDICT_MAY_ACCEPT; /* ACCEPT, RETURN, QUEUE, NFQUEUE, unknown */
+}
+
+int ipt_rule_view_decode(int family, const void *entry, const char *target, bool user_chain,
+			 struct ipt_rule_view *ret)
+{
+	struct ipt_rule_view v = {};
+	struct header h;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	header_of(family, entry, &h);
+	v.is_drop_rule = ipt_drop_rule_decode(family, entry, &v.drop) == 0;
+	v.verdict = ipt_verdict_of(target, user_chain);
+	snprintf(v.target, sizeof(v.target), "%s", target ? target : "?");
+	memcpy(v.iniface, h.iniface, IFNAMSIZ);
+	memcpy(v.iniface_mask, h.iniface_mask, IFNAMSIZ);
+	v.iniface_inv = h.iface_inv;
+	v.more_matches = h.matches || h.outiface || h.other_inv || h.proto_or_flags || h.dst ||
+			 !all_zero(h.smsk, h.alen);
+	*ret = v;
+	return 0;
+}
+
+bool ipt_rule_view_matches_iface(const struct ipt_rule_view *v, const char *ifname)
+{
+	char name[IFNAMSIZ] = {};
+	unsigned diff = 0;
+
+	strncpy(name, ifname, IFNAMSIZ - 1);
+	/* As the kernel's ifname_compare_aligned: equal under the mask. */
+	for (size_t i = 0; i < IFNAMSIZ; i++)
+		diff |= (unsigned)((name[i] ^ v->iniface[i]) & v->iniface_mask[i]);
+	return (diff == 0) != v->iniface_inv;
+}
+
+bool ipt_rule_view_may_match_non_vif(const struct ipt_rule_view *v)
+{
+	bool only_vif = mask_full(v->iniface_mask, 3) && memcmp(v->iniface, "vif", 3) == 0;
+	bool any = all_zero(v->iniface_mask, IFNAMSIZ);
+
+	if (v->iniface_inv)
+		return !any; /* "! -i X" matches what X does not, unless X is everything */
+	return !only_vif;
+}
+
+const char *ipt_rule_view_to_string(const struct ipt_rule_view *v, char *buf, size_t len)
+{
+	char iface[IFNAME_MAX];
+
+	if (v->is_drop_rule)
+		return ipt_drop_rule_to_string(&v->drop, buf, len);
+	if (decode_iface(v->iniface, v->iniface_mask, iface) < 0)
+		snprintf(iface, sizeof(iface), "?");
+	snprintf(buf, len, "%s%s%s%s-j %s", iface[0] && v->iniface_inv ? "! " : "", iface[0] ? "-i " : "",
+		 iface, iface[0] ? (v->more_matches ? " ... " : " ") : (v->more_matches ? "... " : ""), v->target);
+	return buf;
+}
+
 const char *ipt_drop_rule_to_string(const struct ipt_drop_rule *r, char *buf, size_t len)
 {
 	char addr[IP_ADDR_STRLEN] = "";

@@ -117,7 +117,32 @@ static int table_commit(struct ipt_table *t)
 	return ok ? 0 : negative_errno();
 }
 
+int ipt_read(int family, const char *table, ipt_edit_fn edit, void *userdata)
+{
+	struct ipt_table t = { .family = family };
+	int r;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (!table || strnlen(table, XT_TABLE_MAXNAMELEN) >= XT_TABLE_MAXNAMELEN)
+		return -EINVAL;
+	/* A snapshot: libiptc's init retries by itself when the table changes
+	 * between its two reads, and nothing is committed, so no lock. */
+	r = table_init(&t, table);
+	if (r < 0)
+		return r;
+	r = edit(&t, userdata);
+	table_free(&t);
+	return r;
+}
+
 int ipt_transaction(int family, const char *table, ipt_edit_fn edit, void *userdata)
+{
+	return ipt_transaction_timed(family, table, IPT_LOCK_TIMEOUT_MS, edit, userdata);
+}
+
+int ipt_transaction_timed(int family, const char *table, unsigned lock_timeout_ms, ipt_edit_fn edit,
+			  void *userdata)
 {
 	_cleanup_close_ int lock = -1;
 	struct ipt_table t = { .family = family };
@@ -129,7 +154,7 @@ int ipt_transaction(int family, const char *table, ipt_edit_fn edit, void *userd
 	if (!table || strnlen(table, XT_TABLE_MAXNAMELEN) >= XT_TABLE_MAXNAMELEN)
 		return -EINVAL;
 
-	lock = xt_lock_acquire(IPT_LOCK_TIMEOUT_MS);
+	lock = xt_lock_acquire(lock_timeout_ms);
 	if (lock < 0)
 		return lock;
 
@@ -358,6 +383,41 @@ int ipt_jump_append(struct ipt_table *t, const char *from, const char *to)
 	if (k < 0)
 		return k;
 	return tc_append(t, f, e) ? 0 : negative_errno();
+}
+
+int ipt_chain_rules(struct ipt_table *t, const char *chain, struct ipt_rule_view **ret, size_t *ret_n)
+{
+	_cleanup_free_ struct ipt_rule_view *v = NULL;
+	size_t n = 0, cap = 0;
+	xt_chainlabel c;
+	int k;
+
+	k = existing_chain(t, chain, c);
+	if (k < 0)
+		return k;
+	for (const void *e = is4(t) ? (const void *)iptc_first_rule(c, t->h) : (const void *)ip6tc_first_rule(c, t->h);
+	     e; e = is4(t) ? (const void *)iptc_next_rule(e, t->h) : (const void *)ip6tc_next_rule(e, t->h)) {
+		const char *target = is4(t) ? iptc_get_target(e, t->h) : ip6tc_get_target(e, t->h);
+		bool user_chain = target && *target && tc_is_chain(t, target);
+
+		if (n == cap) {
+			struct ipt_rule_view *nv;
+
+			cap = cap ? cap * 2 : 32;
+			nv = reallocarray(v, cap, sizeof(*v));
+			if (!nv)
+				return -ENOMEM;
+			v = nv;
+		}
+		k = ipt_rule_view_decode(t->family, e, target, user_chain, &v[n]);
+		if (k < 0)
+			return k;
+		n++;
+	}
+	*ret = v;
+	v = NULL;
+	*ret_n = n;
+	return 0;
 }
 
 int ipt_dnat_list(struct ipt_table *t, const char *chain, struct ipt_dnat_rule *ret, size_t max, size_t *ret_n)

@@ -8,6 +8,12 @@ static const char *log_ident = "qubes-vif-tools";
 static bool log_syslog;
 static int log_max_level = LOG_INFO;
 static char last_error[512];
+static bool demote_errors;
+
+void log_demote_errors(bool on)
+{
+	demote_errors = on;
+}
 
 void log_open(const char *ident, bool use_syslog)
 {
@@ -43,6 +49,8 @@ int log_full(int level, int r, const char *fmt, ...)
 	va_list ap;
 	size_t n;
 
+	if (demote_errors && level <= LOG_ERR)
+		level = LOG_WARNING;
 	if (level > log_max_level && level > LOG_ERR)
 		return r < 0 ? -e : r;
 

@@ -27,6 +27,9 @@ int log_full(int level, int r, const char *fmt, ...) _printf_(3, 4);
 /* Text of the last error logged, or NULL: what hotplug-error reports. The
  * failing step logs last (rollback trouble is logged as warnings). */
 const char *log_last_error(void);
+/* While on, errors are logged as warnings (and not kept as the last
+ * error): for input whose failure the caller tolerates. */
+void log_demote_errors(bool on);
 void log_reset_last_error(void);
 
 /* Errors built from bad input carry no errno text: pass this as r to get

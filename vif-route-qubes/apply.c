@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "antispoof_ipt.h"
 #include "apply.h"
 #include "config.h"
 #include "conntrack.h"
@@ -19,7 +20,7 @@
 struct done {
 	bool changed;
 	char old_value[32];               /* ACT_SYSCTL */
-	bool inserted[PLAN_MAX_RULES];    /* ACT_ANTISPOOF */
+	struct antispoof_ops ops;         /* ACT_ANTISPOOF: the edits made */
 };
 
 static bool missing_errno(int r)
@@ -31,80 +32,12 @@ static bool missing_errno(int r)
  * time: undoing is quick, only hooks can take long. */
 #define ROLLBACK_MS 5000
 
-/* --- x_tables: one commit per family table ------------------------------ */
-
-static const char prerouting[] = "PREROUTING";
-
-struct antispoof_edit {
-	const struct action *a;
-	struct done *d;
-	enum { EDIT_INSERT, EDIT_DELETE_ALL, EDIT_UNDO, EDIT_CHECK } mode;
-	bool present[PLAN_MAX_RULES];
-};
-
-static int antispoof_edit(struct ipt_table *t, void *userdata)
+/* Waits for the xtables lock no longer than the run may last. */
+static unsigned lock_ms(const struct apply_ctx *c)
 {
-	struct antispoof_edit *e = userdata;
-	const struct action *a = e->a;
-	unsigned pos = 0;
-	int changed = 0, r;
+	unsigned ms = ms_left(c->deadline, IPT_LOCK_TIMEOUT_MS);
 
-	for (unsigned i = 0; i < a->n_rules; i++) {
-		const struct ipt_drop_rule *rule = &a->rules[i];
-
-		switch (e->mode) {
-		case EDIT_INSERT:
-			e->d->inserted[i] = false;
-			r = ipt_drop_check(t, prerouting, rule);
-			if (r < 0)
-				return r;
-			if (r > 0)
-				continue;
-			r = ipt_drop_insert(t, prerouting, rule, pos++);
-			if (r < 0)
-				return r;
-			e->d->inserted[i] = true;
-			changed++;
-			break;
-		case EDIT_UNDO:
-			if (!e->d->inserted[i])
-				continue;
-			r = ipt_drop_delete(t, prerouting, rule);
-			if (r < 0 && r != -ENOENT)
-				return r;
-			changed += r == 0;
-			break;
-		case EDIT_DELETE_ALL:
-			/* Copies left by older tools go too; bounded all the same. */
-			for (int n = 0; n < 64; n++) {
-				r = ipt_drop_delete(t, prerouting, rule);
-				if (r == -ENOENT)
-					break;
-				if (r < 0)
-					return r;
-				changed++;
-			}
-			break;
-		case EDIT_CHECK:
-			r = ipt_drop_check(t, prerouting, rule);
-			if (r < 0)
-				return r;
-			e->present[i] = r > 0;
-			break;
-		}
-	}
-	return changed;
-}
-
-static int antispoof_run(const struct action *a, struct done *d, int mode, struct antispoof_edit *ret_edit)
-{
-	struct antispoof_edit e = { .a = a, .d = d, .mode = mode };
-	int r;
-
-	r = ipt_transaction(a->family, "raw", antispoof_edit, &e);
-	if (ret_edit)
-		*ret_edit = e;
-	return r;
+	return ms ? ms : 1;
 }
 
 /* --- one function per action type ---------------------------------------- */
@@ -154,10 +87,15 @@ static int do_sysctl(struct apply_ctx *c, const struct action *a, struct done *d
 	return 0;
 }
 
-static int do_antispoof(const struct action *a, struct done *d)
+static int do_antispoof(struct apply_ctx *c, const struct action *a, struct done *d)
 {
-	int r = antispoof_run(a, d, a->remove ? EDIT_DELETE_ALL : EDIT_INSERT, NULL);
+	const struct plan *p = c->plan;
+	int r;
 
+	if (a->remove)
+		r = ipt_antispoof_remove(a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c));
+	else
+		r = ipt_antispoof_ensure(a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c), &d->ops);
 	if (r < 0)
 		return r;
 	d->changed = !a->remove && r > 0;
@@ -308,7 +246,7 @@ static int do_action(struct apply_ctx *c, const struct action *a, struct done *d
 	case ACT_SYSCTL:
 		return do_sysctl(c, a, d);
 	case ACT_ANTISPOOF:
-		return do_antispoof(a, d);
+		return do_antispoof(c, a, d);
 	case ACT_CT_PURGE:
 		return do_ct_purge(c);
 	case ACT_NEIGH:
@@ -343,7 +281,7 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 	case ACT_SYSCTL:
 		return sysctl_if_write(a->family, in->ifname, a->key, d->old_value);
 	case ACT_ANTISPOOF: {
-		int r = antispoof_run(a, d, EDIT_UNDO, NULL);
+		int r = ipt_antispoof_undo(a->family, in->ifname, &d->ops, lock_ms(c));
 		return r < 0 ? r : 0;
 	}
 	case ACT_NEIGH:
@@ -382,14 +320,10 @@ static void rollback(struct apply_ctx *c, struct done *done, unsigned upto)
 	}
 }
 
-int apply_plan(struct apply_ctx *c)
+static int run_plan(struct apply_ctx *c, struct done *done)
 {
 	const struct plan *p = c->plan;
-	_cleanup_free_ struct done *done = calloc(p->n, sizeof(*done));
 	char buf[512];
-
-	if (!done)
-		return log_error_errno(-ENOMEM, "out of memory");
 
 	for (unsigned i = 0; i < p->n; i++) {
 		const struct action *a = &p->actions[i];
@@ -432,6 +366,20 @@ int apply_plan(struct apply_ctx *c)
 	return 0;
 }
 
+int apply_plan(struct apply_ctx *c)
+{
+	struct done *done = calloc(c->plan->n, sizeof(*done));
+	int r;
+
+	if (!done)
+		return log_error_errno(-ENOMEM, "out of memory");
+	r = run_plan(c, done);
+	for (unsigned i = 0; i < c->plan->n; i++)
+		antispoof_ops_done(&done[i].ops);
+	free(done);
+	return r;
+}
+
 void apply_print_dry_run(const struct plan *p)
 {
 	char buf[1024];
@@ -457,22 +405,28 @@ static void status_line(bool present, unsigned *missing, const char *fmt, ...)
 		(*missing)++;
 }
 
-static int status_rules(const struct action *a, unsigned *missing)
+static int status_rules(struct apply_ctx *c, const struct action *a, unsigned *missing)
 {
-	struct antispoof_edit e;
-	struct done d = {};
+	const struct plan *p = c->plan;
+	_cleanup_free_ struct ipt_rule_view *rules = NULL;
+	struct antispoof_report rep;
+	size_t n = 0;
 	int r;
 
-	r = antispoof_run(a, &d, EDIT_CHECK, &e);
+	r = ipt_antispoof_rules(a->family, &rules, &n);
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < a->n_rules; i++) {
+	r = antispoof_check(rules, n, a->family, p->in->ifname, p->addrs, p->n_addrs, &rep);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < rep.n; i++) {
 		char rule[160];
 
-		status_line(e.present[i], missing, "rule      %s raw PREROUTING %s",
+		status_line(rep.item[i].present, missing, "rule      %s raw PREROUTING %s",
 			    a->family == AF_INET ? "iptables" : "ip6tables",
-			    ipt_drop_rule_to_string(&a->rules[i], rule, sizeof(rule)));
+			    ipt_drop_rule_to_string(&rep.item[i].rule, rule, sizeof(rule)));
 	}
+	antispoof_report_done(&rep);
 	return 0;
 }
 
@@ -498,7 +452,7 @@ static int status_action(struct apply_ctx *c, const struct action *a, unsigned *
 		r = 0;
 		break;
 	case ACT_ANTISPOOF:
-		r = status_rules(a, missing);
+		r = status_rules(c, a, missing);
 		break;
 	case ACT_NEIGH: {
 		struct mac_addr cur;

@@ -148,6 +148,31 @@ static int parse_gateway(const char *value, int family, const char *key, struct 
 	return 0;
 }
 
+/* The gateways: required is whether a client address needs one. Present
+ * values are validated either way (offline removes them). */
+static int parse_gateways(const struct vif_store *s, struct vif_input *in, bool required)
+{
+	int r;
+
+	if (!s->gateway || !*s->gateway) {
+		if (required)
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "qubes-netvm-gateway is missing");
+	} else {
+		r = parse_gateway(s->gateway, AF_INET, "qubes-netvm-gateway", &in->gateway);
+		if (r < 0)
+			return r;
+		in->has_gateway = true;
+	}
+
+	if (s->gateway6 && *s->gateway6) {
+		r = parse_gateway(s->gateway6, AF_INET6, "qubes-netvm-gateway6", &in->gateway6);
+		if (r < 0)
+			return r;
+		in->has_gateway6 = true;
+	}
+	return 0;
+}
+
 int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 {
 	char where[XENBUS_PATH_MAX + 8];
@@ -189,7 +214,7 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 	in->harden = !s->harden || *s->harden;
 
 	if (in->n_addrs == 0)
-		return 0;
+		return parse_gateways(s, in, false);
 
 	if (!s->mac)
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s/mac is missing", in->xenbus_path);
@@ -199,20 +224,7 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 				       in->xenbus_path, s->mac);
 	in->has_mac = true;
 
-	if (!s->gateway || !*s->gateway)
-		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "qubes-netvm-gateway is missing");
-	r = parse_gateway(s->gateway, AF_INET, "qubes-netvm-gateway", &in->gateway);
-	if (r < 0)
-		return r;
-	in->has_gateway = true;
-
-	if (s->gateway6 && *s->gateway6) {
-		r = parse_gateway(s->gateway6, AF_INET6, "qubes-netvm-gateway6", &in->gateway6);
-		if (r < 0)
-			return r;
-		in->has_gateway6 = true;
-	}
-	return 0;
+	return parse_gateways(s, in, true);
 }
 
 int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_store *ret)

@@ -208,14 +208,11 @@ static void warn_if_nftables(void)
 			    "legacy x_tables raw table (see iptables-legacy-save -t raw)");
 }
 
-static int read_inputs(struct ctx *c)
+static int read_store(struct ctx *c)
 {
 	struct vif_store store;
 	int r;
 
-	r = vif_input_from_env(c->vif_env, c->xenbus_env, &c->in);
-	if (r < 0)
-		return r;
 	r = xsh_open(&c->xs);
 	if (r < 0)
 		return log_error_errno(r, "cannot connect to xenstore");
@@ -224,6 +221,31 @@ static int read_inputs(struct ctx *c)
 		return r;
 	r = vif_input_from_store(&store, &c->in);
 	vif_store_done(&store);
+	return r;
+}
+
+static int read_inputs(struct ctx *c)
+{
+	struct vif_input env_only;
+	bool offline = c->in.cmd == VIF_CMD_OFFLINE;
+	int r;
+
+	r = vif_input_from_env(c->vif_env, c->xenbus_env, &c->in);
+	if (r < 0)
+		return r;
+	env_only = c->in;
+
+	/* offline finds the vif's rules in the kernel: a store that is gone,
+	 * or keys it can no longer vouch for, do not stop it. */
+	log_demote_errors(offline);
+	r = read_store(c);
+	log_demote_errors(false);
+	if (r < 0 && offline) {
+		log_warning("offline %s: going on with what the kernel holds for it", c->in.vif);
+		c->in = env_only;
+		strcpy(c->in.type, "vif");
+		return 0;
+	}
 	return r;
 }
 
@@ -265,6 +287,13 @@ static int run(struct ctx *c, int argc, char **argv)
 				       c->wait_ms / 1000.0);
 	if (r < 0 && r != -ENODEV)
 		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
+
+	if (c->in.cmd == VIF_CMD_OFFLINE) {
+		/* The rules, not xenstore, say which addresses were the client's. */
+		r = probe_claimed(c->in.ifname, &ac.f);
+		if (r < 0)
+			log_warning_errno(r, "cannot read the anti-spoofing rules of %s, ignoring", c->in.ifname);
+	}
 
 	r = plan_build(&c->in, &ac.f, c->in.cmd == VIF_CMD_STATUS ? VIF_CMD_ONLINE : c->in.cmd, &c->plan);
 	if (r < 0)

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "antispoof.h"
 #include "plan.h"
 #include "util.h"
 
@@ -52,32 +53,6 @@ static void push_addr_action(struct plan *p, enum action_type t, const struct ip
 	a->addr = *addr;
 }
 
-/* Per address: "-i IF ! -s A -j DROP" and "! -i vif+ -s A -j DROP"; a family
- * in which the client has no address at all: "-i IF -j DROP". */
-static unsigned build_rules(const struct vif_input *in, int family, struct ipt_drop_rule *rules)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < in->n_addrs; i++) {
-		const struct ip_addr *a = &in->addrs[i];
-
-		if (a->family != family)
-			continue;
-		rules[n] = (struct ipt_drop_rule){ .family = family, .has_src = true, .src_inv = true, .src = *a };
-		snprintf(rules[n].iface, sizeof(rules[n].iface), "%s", in->ifname);
-		n++;
-		rules[n] = (struct ipt_drop_rule){ .family = family, .iface_inv = true, .has_src = true, .src = *a };
-		strcpy(rules[n].iface, "vif+");
-		n++;
-	}
-	if (n == 0) {
-		rules[n] = (struct ipt_drop_rule){ .family = family };
-		snprintf(rules[n].iface, sizeof(rules[n].iface), "%s", in->ifname);
-		n++;
-	}
-	return n;
-}
-
 static void push_antispoof(struct plan *p, int family, bool remove)
 {
 	struct ipt_drop_rule *rules = family == AF_INET ? p->rules4 : p->rules6;
@@ -85,7 +60,7 @@ static void push_antispoof(struct plan *p, int family, bool remove)
 
 	a->family = family;
 	a->rules = rules;
-	a->n_rules = build_rules(p->in, family, rules);
+	a->n_rules = antispoof_wanted(family, p->in->ifname, p->addrs, p->n_addrs, rules);
 }
 
 static void push_hook(struct plan *p, const struct ip_addr *addr, bool remove)
@@ -131,7 +106,7 @@ static void build_online(struct plan *p)
 	if (in->rename)
 		push(p, ACT_RENAME, false);
 
-	if (in->n_addrs > 0) {
+	if (p->n_addrs > 0) {
 		push_sysctl(p, AF_INET, "proxy_arp", "1", false);
 		if (in->harden) {
 			for (size_t i = 0; i < ELEMENTSOF(hardening4); i++)
@@ -140,21 +115,24 @@ static void build_online(struct plan *p)
 				for (size_t i = 0; i < ELEMENTSOF(hardening6); i++)
 					push_sysctl(p, AF_INET6, hardening6[i][0], hardening6[i][1], false);
 		}
+	}
 
-		push_antispoof(p, AF_INET, false);
-		if (p->facts->ipv6_kernel)
-			push_antispoof(p, AF_INET6, false);
+	/* Also with no address at all: then nothing the client sends may pass. */
+	push_antispoof(p, AF_INET, false);
+	if (p->facts->ipv6_kernel)
+		push_antispoof(p, AF_INET6, false);
 
+	if (p->n_addrs > 0) {
 		push(p, ACT_CT_PURGE, false);
-		for (unsigned i = 0; i < in->n_addrs; i++)
-			if (in->addrs[i].family == AF_INET || v6_usable(p))
-				push_addr_action(p, ACT_NEIGH, &in->addrs[i], false);
+		for (unsigned i = 0; i < p->n_addrs; i++)
+			if (p->addrs[i].family == AF_INET || v6_usable(p))
+				push_addr_action(p, ACT_NEIGH, &p->addrs[i], false);
 	}
 
 	push(p, ACT_LINK, false)->up = true;
 
-	for (unsigned i = 0; i < in->n_addrs; i++) {
-		const struct ip_addr *a = &in->addrs[i];
+	for (unsigned i = 0; i < p->n_addrs; i++) {
+		const struct ip_addr *a = &p->addrs[i];
 
 		if (a->family == AF_INET6 && !v6_usable(p))
 			push_skip_route6(p, a);
@@ -162,10 +140,10 @@ static void build_online(struct plan *p)
 			push_addr_action(p, ACT_ROUTE, a, false);
 		push_hook(p, a, false);
 	}
-	if (in->n_addrs == 0)
+	if (p->n_addrs == 0)
 		push_hook(p, NULL, false);
 
-	if (in->n_addrs > 0) {
+	if (p->n_addrs > 0) {
 		push_addr_action(p, ACT_ADDR, &in->gateway, false);
 		if (gateway6_applies(p)) {
 			push_addr_action(p, ACT_ADDR, &in->gateway6, false);
@@ -177,10 +155,12 @@ static void build_online(struct plan *p)
 }
 
 /* Online taken back, every piece removed even when IPv6 is off now
- * (it may have been on at online time). Hardening sysctls stay: they are
- * safe, and the vif is about to disappear anyway. No conntrack purge: the
- * next online of any vif with these addresses purges before its link is
- * up, and a purge walks the kernel's whole hash table. */
+ * (it may have been on at online time), for the addresses xenstore names
+ * and those the kernel's rules still claim for the vif (xenstore may have
+ * lost them, or be gone). Hardening sysctls stay: they are safe, and the
+ * vif is about to disappear anyway. No conntrack purge: the next online of
+ * any vif with these addresses purges before its link is up, and a purge
+ * walks the kernel's whole hash table. */
 static void build_offline(struct plan *p)
 {
 	const struct vif_input *in = p->in;
@@ -188,31 +168,37 @@ static void build_offline(struct plan *p)
 	/* Hooks and routes go first, while the gateway address is still in
 	 * place (as the scripts did); dropping the last IPv4 address would
 	 * flush the routes under the hooks' feet. */
-	if (in->n_addrs == 0)
+	if (p->n_addrs == 0)
 		push_hook(p, NULL, true);
-	for (unsigned i = in->n_addrs; i-- > 0;) {
-		push_hook(p, &in->addrs[i], true);
-		push_addr_action(p, ACT_ROUTE, &in->addrs[i], true);
+	for (unsigned i = p->n_addrs; i-- > 0;) {
+		push_hook(p, &p->addrs[i], true);
+		push_addr_action(p, ACT_ROUTE, &p->addrs[i], true);
 	}
 
-	if (in->n_addrs > 0) {
-		if (in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && p->facts->ipv6_kernel) {
-			push_sysctl(p, AF_INET6, "proxy_ndp", "0", true);
-			push_addr_action(p, ACT_ADDR, &in->gateway6, true);
-		}
-		push_addr_action(p, ACT_ADDR, &in->gateway, true);
+	if (in->has_gateway6 && !ip_addr_is_link_local(&in->gateway6) && p->facts->ipv6_kernel) {
+		push_sysctl(p, AF_INET6, "proxy_ndp", "0", true);
+		push_addr_action(p, ACT_ADDR, &in->gateway6, true);
 	}
+	if (in->has_gateway)
+		push_addr_action(p, ACT_ADDR, &in->gateway, true);
 
 	push(p, ACT_LINK, true)->up = false;
 
-	if (in->n_addrs == 0)
-		return;
-	for (unsigned i = in->n_addrs; i-- > 0;)
-		push_addr_action(p, ACT_NEIGH, &in->addrs[i], true);
+	for (unsigned i = p->n_addrs; i-- > 0;)
+		push_addr_action(p, ACT_NEIGH, &p->addrs[i], true);
 	if (p->facts->ipv6_kernel)
 		push_antispoof(p, AF_INET6, true);
 	push_antispoof(p, AF_INET, true);
 	push_sysctl(p, AF_INET, "proxy_arp", "0", true);
+}
+
+static void add_addr(struct plan *p, const struct ip_addr *a)
+{
+	for (unsigned i = 0; i < p->n_addrs; i++)
+		if (ip_addr_equal(&p->addrs[i], a))
+			return;
+	if (p->n_addrs < PLAN_MAX_ADDRS)
+		p->addrs[p->n_addrs++] = *a;
 }
 
 int plan_build(const struct vif_input *in, const struct vif_facts *facts, enum vif_cmd cmd, struct plan *ret)
@@ -221,6 +207,12 @@ int plan_build(const struct vif_input *in, const struct vif_facts *facts, enum v
 	ret->facts = facts;
 	ret->cmd = cmd;
 	ret->n = 0;
+	ret->n_addrs = 0;
+	for (unsigned i = 0; i < in->n_addrs; i++)
+		add_addr(ret, &in->addrs[i]);
+	if (cmd == VIF_CMD_OFFLINE)
+		for (unsigned i = 0; i < facts->n_claimed; i++)
+			add_addr(ret, &facts->claimed[i]);
 	if (cmd == VIF_CMD_ONLINE)
 		build_online(ret);
 	else if (cmd == VIF_CMD_OFFLINE)
@@ -253,7 +245,10 @@ static void describe_rules(const struct action *a, char *buf, size_t len)
 {
 	size_t off;
 
-	off = (size_t)snprintf(buf, len, "%s raw PREROUTING (%s):", a->remove ? "delete from" : "insert at top of",
+	off = (size_t)snprintf(buf, len, "%s raw PREROUTING (%s):",
+			       a->remove ? "delete every rule of the vif, and the shared '! -i vif+' ones no other vif "
+					   "claims, from"
+					 : "insert at top of",
 			       a->family == AF_INET ? "iptables" : "ip6tables");
 	for (unsigned i = 0; i < a->n_rules && off < len; i++) {
 		char rule[160];
@@ -286,9 +281,9 @@ const char *action_describe(const struct plan *p, const struct action *a, char *
 	case ACT_CT_PURGE: {
 		size_t off = (size_t)snprintf(buf, len, "purge conntrack entries from or to");
 
-		for (unsigned i = 0; i < in->n_addrs && off < len; i++)
+		for (unsigned i = 0; i < p->n_addrs && off < len; i++)
 			off += (size_t)snprintf(buf + off, len - off, "%s %s", i ? "," : "",
-						ip_addr_to_string(&in->addrs[i], addr));
+						ip_addr_to_string(&p->addrs[i], addr));
 		break;
 	}
 	case ACT_NEIGH:

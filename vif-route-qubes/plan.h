@@ -13,7 +13,7 @@
 enum action_type {
 	ACT_RENAME,    /* rename vif -> ifname, unless ifname exists already */
 	ACT_SYSCTL,    /* net.ipv{4,6}.conf.IF.KEY = VALUE */
-	ACT_ANTISPOOF, /* raw PREROUTING DROP rules of one family, one commit */
+	ACT_ANTISPOOF, /* the vif's anti-spoofing rules of one family, one commit */
 	ACT_CT_PURGE,  /* conntrack entries from/to any client address */
 	ACT_NEIGH,     /* permanent neighbour addr -> client MAC */
 	ACT_LINK,      /* link up / down */
@@ -26,7 +26,8 @@ enum action_type {
 };
 
 #define PLAN_MAX_RULES (2 * VIF_MAX_ADDRS + 1)
-#define PLAN_MAX_ACTIONS 160
+#define PLAN_MAX_ADDRS (2 * VIF_MAX_ADDRS)
+#define PLAN_MAX_ACTIONS 256
 #define PLAN_NOTE_MAX 128
 
 struct action {
@@ -38,7 +39,7 @@ struct action {
 	const char *key;   /* ACT_SYSCTL */
 	const char *value; /* ACT_SYSCTL */
 	bool up;           /* ACT_LINK */
-	const struct ipt_drop_rule *rules; /* ACT_ANTISPOOF, into plan storage */
+	const struct ipt_drop_rule *rules; /* ACT_ANTISPOOF: those it adds or takes, in plan storage */
 	unsigned n_rules;
 	char note[PLAN_NOTE_MAX]; /* ACT_SKIP */
 };
@@ -47,6 +48,10 @@ struct plan {
 	const struct vif_input *in;
 	const struct vif_facts *facts;
 	enum vif_cmd cmd; /* online or offline */
+	/* The client's addresses: xenstore's, and for offline also those the
+	 * kernel's rules still name (facts->claimed). */
+	unsigned n_addrs;
+	struct ip_addr addrs[PLAN_MAX_ADDRS];
 	unsigned n;
 	struct action actions[PLAN_MAX_ACTIONS];
 	struct ipt_drop_rule rules4[PLAN_MAX_RULES];

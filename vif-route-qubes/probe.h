@@ -17,6 +17,10 @@ struct vif_facts {
 	bool found_as_vif;  /* found under $vif, not (yet) renamed to vifname */
 	bool ipv6_kernel;   /* the kernel has IPv6 at all */
 	bool ipv6_disabled; /* IPv6 is off on the interface (or it does not exist) */
+	/* offline: the client addresses the anti-spoofing rules keyed by the
+	 * interface name claim, whatever xenstore still says. */
+	struct ip_addr claimed[VIF_MAX_ADDRS];
+	unsigned n_claimed;
 };
 
 /* Finds the interface under ifname or vif, waiting until deadline for it
@@ -24,3 +28,6 @@ struct vif_facts {
  * reads the IPv6 facts. -ENODEV when it did not appear (facts still filled
  * in, for an interface that is not there). */
 int probe_vif(struct nlr *nl, const struct vif_input *in, uint64_t deadline, struct vif_facts *ret);
+
+/* Fills f->claimed from the raw tables (a snapshot, both families). */
+int probe_claimed(const char *ifname, struct vif_facts *f);

@@ -137,7 +137,10 @@ START_TEST(test_online_empty_ip)
 	tl_xs_write(XB "/ip", "");
 	before = vifenv_state(true);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
-	assert_sh("iptables-legacy-save -t raw | grep -c ^-A || true", "0\n");
+	/* No address: nothing it sends may pass, in either family. */
+	assert_sh("iptables-legacy-save -t raw | grep ^-A", "-A PREROUTING -i vif3.0 -j DROP\n");
+	assert_sh("ip6tables-legacy-save -t raw | grep ^-A", "-A PREROUTING -i vif3.0 -j DROP\n");
+	assert_sh("ip -4 route show dev vif3.0; ip -4 addr show dev vif3.0", "");
 	assert_sh("ip -o link show vif3.0 | grep -c ',UP'", "1\n");
 	assert_xs(XB "/hotplug-status", "connected");
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
@@ -235,6 +238,82 @@ START_TEST(test_hooks)
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--hooks-dir /tmp/qvt-hooks " ONLINE, NULL), 0);
 	assert_sh("cat /tmp/qvt-hooks.log", "a online vif3.0 ioemu\nb online vif3.0 ioemu\n");
 	free(sh("rm -rf /tmp/qvt-hooks /tmp/qvt-hooks.log"));
+}
+END_TEST
+
+/* A VM restarted under a new domid has a new vif for the same address
+ * before the old vif's offline runs: the shared "! -i vif+ -s A" rule must
+ * stay while any vif claims A, and go with the last. */
+START_TEST(test_shared_rule_survives_other_offline)
+{
+	const char *twin = "-A PREROUTING -s 10.137.0.5/32 ! -i vif+ -j DROP\n";
+	char *r;
+
+	vifenv_add_vif(5, "10.137.0.5", "00:16:3e:5e:6c:05");
+	ck_assert_int_eq(vifenv_run_dom(3, ONLINE, NULL), 0);
+	ck_assert_int_eq(vifenv_run_dom(5, ONLINE, NULL), 0);
+	assert_sh("iptables-legacy-save -t raw | grep ^-A",
+		  "-A PREROUTING ! -s 10.137.0.5/32 -i vif5.0 -j DROP\n"
+		  "-A PREROUTING ! -s 10.137.0.5/32 -i vif3.0 -j DROP\n"
+		  "-A PREROUTING -s 10.137.0.5/32 ! -i vif+ -j DROP\n");
+	/* The old vif's offline comes late. */
+	ck_assert_int_eq(vifenv_run_dom(3, OFFLINE, NULL), 0);
+	r = vifenv_raw_rules(false);
+	ck_assert_msg(strstr(r, twin), "the shared rule went with vif3.0:\n%s", r);
+	ck_assert_msg(strstr(r, "-i vif5.0"), "vif5.0's rule went:\n%s", r);
+	ck_assert_msg(!strstr(r, "vif3.0"), "vif3.0's rule stayed:\n%s", r);
+	free(r);
+	/* The last one takes it with it. */
+	ck_assert_int_eq(vifenv_run_dom(5, OFFLINE, NULL), 0);
+	assert_sh("iptables-legacy-save -t raw | grep -c ^-A || true", "0\n");
+}
+END_TEST
+
+/* offline must not depend on xenstore: libxl may have removed the backend
+ * directory already, or xenstored be unreachable. */
+START_TEST(test_offline_without_backend_keys)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL;
+
+	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
+	before = vifenv_state(false);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	tl_xs_rm(XB);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, &err), 0);
+	after = vifenv_state(false);
+	/* The gateway's key is the domain's: still there, so it goes too. */
+	vifenv_assert_same(before, after, "offline with the backend directory gone");
+	ck_assert_msg(!tl_xs_read(XB), "offline recreated the backend directory");
+}
+END_TEST
+
+START_TEST(test_offline_xenstore_unreachable)
+{
+	_cleanup_free_ char *err = NULL, *after = NULL;
+
+	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	free(sh("ip link del vif3.0"));
+	setenv("XENSTORED_PATH", "/nonexistent/socket", 1);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, &err), 0);
+	assert_contains(err, "going on with what the kernel holds");
+	after = vifenv_state(true);
+	ck_assert_msg(!strstr(after, "vif3.0"), "vif3.0 is still mentioned:\n%s", after);
+	ck_assert_msg(!strstr(after, "10.137.0.5"), "10.137.0.5 is still mentioned:\n%s", after);
+	ck_assert_msg(!strstr(after, "fd09::5"), "fd09::5 is still mentioned:\n%s", after);
+}
+END_TEST
+
+/* Rules an earlier client left under this vif's name (a killed offline)
+ * would black-hole the new one: online takes them away. */
+START_TEST(test_online_replaces_stale_rules)
+{
+	free(sh("iptables-legacy -t raw -I PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP && "
+		"iptables-legacy -t raw -I PREROUTING -s 10.137.0.99 ! -i vif+ -j DROP && "
+		"ip6tables-legacy -t raw -I PREROUTING -i vif3.0 ! -s fd09::99 -j DROP"));
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
+	assert_sh("ip6tables-legacy-save -t raw | grep ^-A", "-A PREROUTING -i vif3.0 -j DROP\n");
 }
 END_TEST
 
@@ -501,7 +580,7 @@ START_TEST(test_dry_run)
 	free(out);
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s -n " OFFLINE, tl_prog("VIF_ROUTE_QUBES")),
 			 0);
-	assert_contains(out, "delete from raw PREROUTING (iptables)");
+	assert_contains(out, "from raw PREROUTING (iptables)");
 }
 END_TEST
 
@@ -623,6 +702,7 @@ int main(void)
 	tcase_add_test(tc, test_online_ipv6_disabled);
 	tcase_add_test(tc, test_online_empty_ip);
 	tcase_add_test(tc, test_online_twice_equals_once);
+	tcase_add_test(tc, test_online_replaces_stale_rules);
 	tcase_add_test(tc, test_vif_appears_late);
 	tcase_add_test(tc, test_vif_never_appears);
 	tcase_add_test(tc, test_vifname_rename);
@@ -638,6 +718,9 @@ int main(void)
 	tcase_add_test(tc, test_offline_removes_everything);
 	tcase_add_test(tc, test_offline_interface_gone);
 	tcase_add_test(tc, test_offline_twice_and_without_online);
+	tcase_add_test(tc, test_shared_rule_survives_other_offline);
+	tcase_add_test(tc, test_offline_without_backend_keys);
+	tcase_add_test(tc, test_offline_xenstore_unreachable);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bad_input");

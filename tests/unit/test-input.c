@@ -152,6 +152,14 @@ START_TEST(test_store_empty_ip)
 	s.ip = NULL;
 	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
 	ck_assert_uint_eq(in.n_addrs, 0);
+	ck_assert(!in.has_gateway);
+	/* A gateway that is there is still checked (offline takes it off). */
+	s.gateway = (char *)"10.137.0.1";
+	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
+	ck_assert(in.has_gateway);
+	in = env_ok();
+	s.gateway = (char *)"10.137.0.256";
+	ck_assert_int_lt(vif_input_from_store(&s, &in), 0);
 }
 END_TEST
 

@@ -142,9 +142,47 @@ START_TEST(test_online_empty_ip)
 {
 	struct vif_input in = input("", NULL, true, false);
 
-	/* SPEC: only link up, hooks and hotplug-status. */
-	ck_assert_str_eq(render((plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), &plan), true), "up hook status");
-	ck_assert_str_eq(offline(&in), "-hook -down");
+	const struct action *a;
+
+	/* SPEC: no address, so nothing it sends may pass: "-i VIF -j DROP" in
+	 * both families before the link comes up; no routes, no gateway. */
+	ck_assert_str_eq(render((plan_build(&in, &facts, VIF_CMD_ONLINE, &plan), &plan), true),
+			 "rules4:1 rules6:1 up hook status");
+	for (int i = 0; i < 2; i++) {
+		a = &plan.actions[i];
+		ck_assert_int_eq(a->family, i == 0 ? AF_INET : AF_INET6);
+		ck_assert_str_eq(a->rules[0].iface, "vif3.0");
+		ck_assert(!a->rules[0].iface_inv);
+		ck_assert(!a->rules[0].has_src);
+	}
+	ck_assert_str_eq(offline(&in), "-hook -addr:10.137.0.1 -down -rules6:1 -rules4:1 -sysctl4:proxy_arp=0");
+}
+END_TEST
+
+/* offline when xenstore no longer holds ip (or is gone): the addresses the
+ * kernel's rules claim for the vif are taken away all the same. */
+START_TEST(test_offline_from_kernel_state)
+{
+	struct vif_input in = {};
+
+	ck_assert_int_eq(vif_input_from_env("vif3.0", "backend/vif/3/0", &in), 0);
+	facts = (struct vif_facts){ .ifindex = 7, .ipv6_kernel = true, .n_claimed = 2 };
+	ck_assert_int_eq(ip_addr_parse("10.137.0.5", AF_INET, &facts.claimed[0]), 0);
+	ck_assert_int_eq(ip_addr_parse("fd09::5", AF_INET6, &facts.claimed[1]), 0);
+	ck_assert_str_eq(offline(&in), "-hook:fd09::5 -route:fd09::5 -hook:10.137.0.5 -route:10.137.0.5 -down "
+				       "-neigh:fd09::5 -neigh:10.137.0.5 -rules6:2 -rules4:2 -sysctl4:proxy_arp=0");
+	/* The kernel's and xenstore's, once each. */
+	in = input("10.137.0.5 10.137.0.7", NULL, true, false);
+	facts.n_claimed = 2;
+	ck_assert_int_eq(ip_addr_parse("10.137.0.9", AF_INET, &facts.claimed[0]), 0);
+	ck_assert_int_eq(ip_addr_parse("10.137.0.5", AF_INET, &facts.claimed[1]), 0);
+	ck_assert_str_eq(offline(&in), "-hook:10.137.0.9 -route:10.137.0.9 -hook:10.137.0.7 -route:10.137.0.7 "
+				       "-hook:10.137.0.5 -route:10.137.0.5 -addr:10.137.0.1 -down -neigh:10.137.0.9 "
+				       "-neigh:10.137.0.7 -neigh:10.137.0.5 -rules6:1 -rules4:6 -sysctl4:proxy_arp=0");
+	/* online uses xenstore's alone. */
+	ck_assert_str_eq(online(&in), "sysctl4:proxy_arp=1 rules4:4 rules6:1 ct neigh:10.137.0.5 neigh:10.137.0.7 up "
+				      "route:10.137.0.5 hook:10.137.0.5 route:10.137.0.7 hook:10.137.0.7 "
+				      "addr:10.137.0.1 status");
 }
 END_TEST
 
@@ -378,6 +416,7 @@ int main(void)
 	tcase_add_test(tc, test_online_v4_only);
 	tcase_add_test(tc, test_online_dual_stack);
 	tcase_add_test(tc, test_online_empty_ip);
+	tcase_add_test(tc, test_offline_from_kernel_state);
 	tcase_add_test(tc, test_online_link_local_gateway6);
 	tcase_add_test(tc, test_online_ipv6_disabled);
 	tcase_add_test(tc, test_online_no_ipv6_kernel);
