@@ -21,6 +21,7 @@ struct done {
 	bool changed;
 	char old_value[32];               /* ACT_SYSCTL */
 	struct antispoof_ops ops;         /* ACT_ANTISPOOF: the edits made */
+	bool was_up;                      /* ACT_RENAME: taken down to rename */
 };
 
 static bool missing_errno(int r)
@@ -55,10 +56,14 @@ static int do_rename(struct apply_ctx *c, struct done *d)
 		if (r < 0)
 			return r;
 		c->f.link_up = false;
+		d->was_up = true;
 	}
 	r = nlr_link_rename(c->nl, c->f.ifindex, in->ifname);
-	if (r < 0)
+	if (r < 0) {
+		if (d->was_up && nlr_link_set_up(c->nl, c->f.ifindex, true) == 0)
+			c->f.link_up = true;
 		return r;
+	}
 	c->f.found_as_vif = false;
 	d->changed = true;
 	return 0;
@@ -276,8 +281,13 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 	const struct vif_input *in = c->plan->in;
 
 	switch (a->type) {
-	case ACT_RENAME:
-		return nlr_link_rename(c->nl, c->f.ifindex, in->vif);
+	case ACT_RENAME: {
+		int r = nlr_link_rename(c->nl, c->f.ifindex, in->vif);
+
+		if (r < 0 || !d->was_up)
+			return r;
+		return nlr_link_set_up(c->nl, c->f.ifindex, true);
+	}
 	case ACT_SYSCTL:
 		return sysctl_if_write(a->family, in->ifname, a->key, d->old_value);
 	case ACT_ANTISPOOF: {

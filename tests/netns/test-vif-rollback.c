@@ -109,6 +109,15 @@ START_TEST(test_rollback_keeps_what_was_there)
 }
 END_TEST
 
+/* The vif was up before online (a restarted run): it is renamed while down,
+ * and a failed online brings it back up under its old name. */
+START_TEST(test_rollback_link_was_up)
+{
+	free(tl_sh("ip link set vif3.0 up"));
+	ck_assert_int_eq(each_step_fails(), 28);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vif-rollback");
@@ -118,6 +127,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_rollback_from_scratch);
 	tcase_add_test(tc, test_rollback_keeps_what_was_there);
+	tcase_add_test(tc, test_rollback_link_was_up);
 	suite_add_tcase(s, tc);
 	return tl_main(s, true);
 }
