@@ -211,6 +211,8 @@ int nlr_link_get(struct nlr *n, const char *name, struct nlr_link *ret)
 	ret->up = rtnl_link_get_flags(l) & IFF_UP;
 	lname = rtnl_link_get_name(l);
 	snprintf(ret->name, sizeof(ret->name), "%s", lname ? lname : name);
+	lname = rtnl_link_get_ifalias(l);
+	snprintf(ret->alias, sizeof(ret->alias), "%s", lname ? lname : "");
 	return 0;
 }
 
@@ -254,6 +256,29 @@ int nlr_link_rename(struct nlr *n, int ifindex, const char *newname)
 		return -ENOMEM;
 	rtnl_link_set_name(chg, newname);
 	return nlr_link_change(n, ifindex, chg);
+}
+
+int nlr_link_set_alias(struct nlr *n, int ifindex, const char *alias)
+{
+	_cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	int r;
+
+	if (ifindex <= 0 || !alias || strlen(alias) >= NLR_ALIAS_MAX)
+		return -EINVAL;
+	msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
+	if (!msg)
+		return -ENOMEM;
+	/* Without the NUL: an empty value then clears the alias, where
+	 * libnl's string attribute would leave an empty one behind. */
+	if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put(msg, IFLA_IFALIAS, (int)strlen(alias), alias) < 0)
+		return -ENOMEM;
+	n->kernel_errno = 0;
+	r = nl_send_auto(n->sk, msg);
+	if (r >= 0)
+		r = nl_wait_for_ack(n->sk);
+	return nlr_result(n, r);
 }
 
 /* ---- addresses */

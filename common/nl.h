@@ -24,15 +24,20 @@ struct nlr *nlr_free(struct nlr *n);
  * NLE_INTR), NLE_INVAL -> -EINVAL; anything else -> -EIO. */
 int nlr_errno_from_nle(int nle);
 
+#define NLR_ALIAS_MAX 64
+
 struct nlr_link {
 	int ifindex;
 	bool up; /* IFF_UP set */
 	char name[IFNAME_MAX];
+	char alias[NLR_ALIAS_MAX]; /* IFLA_IFALIAS, "" when none (truncated) */
 };
 
 int nlr_link_get(struct nlr *n, const char *name, struct nlr_link *ret); /* -ENODEV when absent */
 int nlr_link_set_up(struct nlr *n, int ifindex, bool up);
 int nlr_link_rename(struct nlr *n, int ifindex, const char *newname);
+/* The interface's alias (ip link ... alias); "" removes it. */
+int nlr_link_set_alias(struct nlr *n, int ifindex, const char *alias);
 
 /* Host address (/32 or /128; IPv6 with IFA_F_NODAD). */
 int nlr_addr_add(struct nlr *n, int ifindex, const struct ip_addr *a);

@@ -59,6 +59,12 @@ static int do_rename(struct apply_ctx *c, struct done *d)
 		d->was_up = true;
 	}
 	r = nlr_link_rename(c->nl, c->f.ifindex, in->ifname);
+	/* The alias tells a later run that this vifname is ours. */
+	if (r == 0) {
+		r = nlr_link_set_alias(c->nl, c->f.ifindex, in->vif);
+		if (r < 0)
+			(void)nlr_link_rename(c->nl, c->f.ifindex, in->vif);
+	}
 	if (r < 0) {
 		if (d->was_up && nlr_link_set_up(c->nl, c->f.ifindex, true) == 0)
 			c->f.link_up = true;
@@ -282,7 +288,10 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 
 	switch (a->type) {
 	case ACT_RENAME: {
-		int r = nlr_link_rename(c->nl, c->f.ifindex, in->vif);
+		int r = nlr_link_set_alias(c->nl, c->f.ifindex, "");
+
+		if (r == 0)
+			r = nlr_link_rename(c->nl, c->f.ifindex, in->vif);
 
 		if (r < 0 || !d->was_up)
 			return r;

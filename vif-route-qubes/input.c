@@ -206,6 +206,11 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
 					       "invalid %s/vifname '%.32s': need up to 15 of [A-Za-z0-9_.-], starting with 'vif'",
 					       in->xenbus_path, s->vifname);
+		/* Another vif's Xen name can only be another vif. */
+		if (vif_name_parse(s->vifname, NULL, NULL) == 0 && !streq(s->vifname, in->vif))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+					       "invalid %s/vifname '%s': that is another Xen vif's name",
+					       in->xenbus_path, s->vifname);
 		snprintf(in->ifname, sizeof(in->ifname), "%s", s->vifname);
 		in->rename = !streq(in->ifname, in->vif);
 	}

@@ -285,6 +285,18 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (r == -ENODEV && c->in.cmd == VIF_CMD_ONLINE && !c->dry_run)
 		return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "interface %s did not appear within %g s", c->in.vif,
 				       c->wait_ms / 1000.0);
+	if (r == -EEXIST && c->in.cmd != VIF_CMD_ONLINE) {
+		/* Then online never renamed ours: it is still under $vif. */
+		log_warning("vifname '%s' is another interface's: looking at %s itself", c->in.ifname, c->in.vif);
+		snprintf(c->in.ifname, sizeof(c->in.ifname), "%s", c->in.vif);
+		c->in.rename = false;
+		r = probe_vif(c->nl, &c->in, now_ms(), &ac.f);
+	}
+	if (r == -EEXIST)
+		return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
+				       "vifname '%s': an interface of that name exists and is not %s (not renamed by "
+				       "its online): refusing to configure another vif",
+				       c->in.ifname, c->in.vif);
 	if (r < 0 && r != -ENODEV)
 		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
 

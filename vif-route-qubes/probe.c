@@ -17,6 +17,11 @@ static int find_link(struct nlr *nl, const struct vif_input *in, uint64_t deadli
 
 		r = nlr_link_get(nl, in->ifname, &l);
 		f->found_as_vif = false;
+		/* Under vifname, it is ours only if our own rename marked it:
+		 * otherwise it is another vif, and configuring it would cut
+		 * its client off. */
+		if (r == 0 && in->rename && !streq(l.alias, in->vif))
+			return -EEXIST;
 		if (r == -ENODEV && in->rename) {
 			r = nlr_link_get(nl, in->vif, &l);
 			f->found_as_vif = r == 0;

@@ -26,7 +26,9 @@ struct vif_facts {
 /* Finds the interface under ifname or vif, waiting until deadline for it
  * to appear (the toolstack can run us before the kernel created it); then
  * reads the IPv6 facts. -ENODEV when it did not appear (facts still filled
- * in, for an interface that is not there). */
+ * in, for an interface that is not there); -EEXIST when an interface holds
+ * the name vifname that our rename did not give it (apply marks the vif it
+ * renames with the alias $vif). */
 int probe_vif(struct nlr *nl, const struct vif_input *in, uint64_t deadline, struct vif_facts *ret);
 
 /* Fills f->claimed from the raw tables (a snapshot, both families). */

@@ -515,7 +515,9 @@ START_TEST(test_vifname_rename)
 	tl_xs_write(XB "/vifname", "vif-work");
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	assert_sh("ip -o link show vif-work | wc -l", "1\n");
-	assert_sh("ip -o link show | grep -c 'vif3.0' || true", "0\n");
+	assert_sh("ip -o link show | awk -F': ' '{print $2}' | grep -c '^vif3.0' || true", "0\n");
+	/* Marked as renamed by vif3.0's online. */
+	assert_sh("ip -o link show vif-work | grep -o 'alias vif3.0'", "alias vif3.0\n");
 	assert_sh("iptables-legacy-save -t raw | grep ^-A",
 		  "-A PREROUTING ! -s 10.137.0.5/32 -i vif-work -j DROP\n"
 		  "-A PREROUTING -s 10.137.0.5/32 ! -i vif+ -j DROP\n");
@@ -525,6 +527,52 @@ START_TEST(test_vifname_rename)
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
 	assert_sh("iptables-legacy-save -t raw | grep -c ^-A || true", "0\n");
 	assert_sh("ip -4 route show 10.137.0.5", "");
+}
+END_TEST
+
+/* vifname naming another client's vif must not configure that vif. */
+START_TEST(test_vifname_of_another_vif)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL;
+
+	/* vif4.0 is up under the name vif-work (its own vifname). */
+	vifenv_add_vif(4, "10.137.0.4", "00:16:3e:5e:6c:04");
+	tl_xs_write("/local/domain/0/backend/vif/4/0/vifname", "vif-work");
+	ck_assert_int_eq(vifenv_run_dom(4, ONLINE, NULL), 0);
+	before = vifenv_state(true);
+
+	tl_xs_write(XB "/vifname", "vif-work");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 1);
+	assert_contains(err, "vifname 'vif-work': an interface of that name exists and is not vif3.0");
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "vifname of another vif");
+	free(err);
+
+	/* Also while our own vif does not exist yet: refused at once. */
+	free(sh("ip link del vif3.0"));
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--wait 5 " ONLINE, &err), 1);
+	assert_contains(err, "is not vif3.0");
+	free(err);
+	free(after);
+	after = vifenv_state(true);
+	ck_assert_msg(strstr(after, "10.137.0.4"), "vif-work lost its configuration:\n%s", after);
+
+	/* offline of vif3.0 leaves vif-work alone. */
+	free(before);
+	before = vifenv_state(true);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, &err), 0);
+	free(after);
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "offline with vifname of another vif");
+	free(err);
+
+	/* What told vif-work apart: the mark its own online left. */
+	assert_sh("ip -o link show vif-work | grep -o 'alias vif4.0'", "alias vif4.0\n");
+
+	/* Another vif's Xen name is refused outright. */
+	tl_xs_write(XB "/vifname", "vif4.0");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 1);
+	assert_contains(err, "vifname 'vif4.0': that is another Xen vif's name");
 }
 END_TEST
 
@@ -706,6 +754,7 @@ int main(void)
 	tcase_add_test(tc, test_vif_appears_late);
 	tcase_add_test(tc, test_vif_never_appears);
 	tcase_add_test(tc, test_vifname_rename);
+	tcase_add_test(tc, test_vifname_of_another_vif);
 	tcase_add_test(tc, test_hooks);
 	tcase_add_test(tc, test_hook_without_shebang);
 	tcase_add_test(tc, test_hook_timeout_kills_group);

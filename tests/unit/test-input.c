@@ -178,6 +178,16 @@ START_TEST(test_store_vifname)
 	s.vifname = (char *)"vif3.0";
 	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
 	ck_assert(!in.rename);
+
+	/* Another vif's Xen name: that vif's, never ours. */
+	in = env_ok();
+	log_reset_last_error();
+	s.vifname = (char *)"vif4.0";
+	ck_assert_int_lt(vif_input_from_store(&s, &in), 0);
+	ck_assert_ptr_nonnull(strstr(log_last_error(), "another Xen vif's name"));
+	in = env_ok();
+	s.vifname = (char *)"vif3.1";
+	ck_assert_int_lt(vif_input_from_store(&s, &in), 0);
 }
 END_TEST
 
