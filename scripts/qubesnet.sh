@@ -10,7 +10,7 @@
 # Each domain is a network namespace; each backend (sys-net, sys-firewall)
 # has its own test xenstored holding what the toolstack writes, its own
 # resolv.conf (bind-mounted over /etc/resolv.conf for the programs it runs)
-# and its own xtables lock. Every vif goes up and down only through
+# and its own xtables and vif locks. Every vif goes up and down only through
 # vif-route-qubes invoked as libxl invokes it, and DNS is set only by
 # qubes-setup-dnat-to-ns, through the NetworkManager hook.
 
@@ -54,7 +54,7 @@ qnet_exec() {
 }
 
 # qnet_domain DOMAIN CMD...: CMD as that domain's own programs run:
-# its xenstore, its xtables lock, its resolv.conf, and a systemctl that only
+# its xenstore, its xtables and vif locks, its resolv.conf, and a systemctl that only
 # records what it was asked (the updates proxy restart).
 qnet_domain() {
 	local d=$1
@@ -62,6 +62,7 @@ qnet_domain() {
 	ip netns exec "$(qnet_ns "$d")" sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
 		"$QNET_DIR/$d.resolv.conf" \
 		env XENSTORED_PATH="$QNET_DIR/$d.xenstored.sock" XTABLES_LOCKFILE="$QNET_DIR/$d.xtables.lock" \
+		VIF_ROUTE_QUBES_LOCK_DIR="$QNET_DIR/$d.locks" \
 		PATH="$QNET_DIR/bin:$QNET_BUILD/vif-route-qubes:$QNET_BUILD/setup-dnat-to-ns:$PATH" "$@"
 }
 

@@ -2,14 +2,17 @@
  * Xen toolstack brings it online or offline. main() is the one place that
  * turns a result into an exit status, log lines and hotplug-error. */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "apply.h"
 #include "config.h"
 #include "deadline.h"
+#include "flock.h"
 #include "input.h"
 #include "log.h"
 #include "nft.h"
@@ -39,6 +42,7 @@ struct ctx {
 	struct vif_input in;
 	struct xs_handle *xs;
 	struct nlr *nl;
+	int lock_fd;
 	struct plan plan;
 };
 
@@ -224,6 +228,30 @@ static int read_store(struct ctx *c)
 	return r;
 }
 
+/* One run per vif at a time, for the whole run: an offline that overtook
+ * its online would leave a vif routed and up without its rules. */
+static int lock_vif(struct ctx *c)
+{
+	const char *dir = getenv("VIF_ROUTE_QUBES_LOCK_DIR");
+	char path[PATH_MAX];
+	int fd;
+
+	if (!dir || !*dir)
+		dir = VIF_LOCK_DIR;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "cannot create the lock directory %s", dir);
+	snprintf(path, sizeof(path), "%s/%s.lock", dir, c->in.vif);
+	fd = flock_acquire(path, ms_left(c->deadline, UINT_MAX));
+	if (fd == -ETIMEDOUT)
+		return log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT),
+				       "another run for %s held its lock (%s) until this run's time was up", c->in.vif,
+				       path);
+	if (fd < 0)
+		return log_error_errno(fd, "cannot lock %s", path);
+	c->lock_fd = fd;
+	return 0;
+}
+
 static int read_inputs(struct ctx *c)
 {
 	struct vif_input env_only;
@@ -233,6 +261,11 @@ static int read_inputs(struct ctx *c)
 	r = vif_input_from_env(c->vif_env, c->xenbus_env, &c->in);
 	if (r < 0)
 		return r;
+	if (!c->dry_run && (c->in.cmd == VIF_CMD_ONLINE || offline)) {
+		r = lock_vif(c);
+		if (r < 0)
+			return r;
+	}
 	env_only = c->in;
 
 	/* offline finds the vif's rules in the kernel: a store that is gone,
@@ -362,6 +395,7 @@ int main(int argc, char **argv)
 	static struct ctx c; /* the plan is large: keep it off the stack */
 	int r, status;
 
+	c.lock_fd = -1;
 	c.wait_ms = DEFAULT_WAIT_MS;
 	c.timeout_ms = DEFAULT_TIMEOUT_MS;
 	c.hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
@@ -375,5 +409,7 @@ int main(int argc, char **argv)
 
 	nlr_free(c.nl);
 	xsh_close(c.xs);
+	if (c.lock_fd >= 0)
+		close(c.lock_fd);
 	return status;
 }

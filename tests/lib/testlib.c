@@ -65,6 +65,8 @@ void tl_netns_setup(void)
 	ck_assert_msg(fd >= 0, "mkstemp: %m");
 	close(fd);
 	setenv("XTABLES_LOCKFILE", lockfile, 1);
+	/* vif-route-qubes' per-vif locks, in the private /tmp too. */
+	setenv("VIF_ROUTE_QUBES_LOCK_DIR", "/tmp/qvt-vif-locks", 1);
 
 	free(tl_sh("ip link set lo up"));
 }

@@ -107,6 +107,65 @@ START_TEST(test_parallel_online_offline)
 }
 END_TEST
 
+/* online and offline of one vif never interleave: offline starting while
+ * online sits in a hook waits for it, and the end state is offline's. */
+START_TEST(test_online_offline_serialised)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *out = NULL;
+
+	tl_xs_write("/local/domain/0/backend/vif/3/0/ip", "10.137.0.5 fd09::5");
+	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	free(tl_sh("mkdir -p /tmp/qvt-hooks && printf '#!/bin/sh\\n[ \"$1\" = online ] && sleep 0.6\\nexit 0\\n' "
+		   "> /tmp/qvt-hooks/slow && chmod +x /tmp/qvt-hooks/slow"));
+	before = vifenv_state(false);
+	ck_assert_int_eq(tl_run(&out, "export vif=vif3.0 XENBUS_PATH=backend/vif/3/0; "
+				"%1$s --hooks-dir /tmp/qvt-hooks online type_if=vif & "
+				"sleep 0.3; %1$s --hooks-dir /tmp/qvt-hooks offline type_if=vif; echo offline=$?; "
+				"wait $!; echo online=$?",
+				tl_prog("VIF_ROUTE_QUBES")),
+			 0);
+	ck_assert_str_eq(out, "offline=0\nonline=0\n");
+	after = vifenv_state(false);
+	vifenv_assert_same(before, after, "offline started while online ran");
+}
+END_TEST
+
+/* Many races of online against offline of the same vif: each ends in one of
+ * the two clean states, never a mix. */
+START_TEST(test_online_offline_races)
+{
+	_cleanup_free_ char *off_state = NULL, *on_state = NULL;
+	int n_on = 0, n_off = 0;
+
+	tl_xs_write("/local/domain/0/backend/vif/3/0/ip", "10.137.0.5 fd09::5");
+	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	off_state = vifenv_state(false);
+	ck_assert_int_eq(vifenv_run_dom(3, "online type_if=vif", NULL), 0);
+	on_state = vifenv_state(false);
+	ck_assert_int_eq(vifenv_run_dom(3, "offline type_if=vif", NULL), 0);
+
+	for (int i = 0; i < 40; i++) {
+		_cleanup_free_ char *state = NULL;
+
+		/* Who starts first varies; so does who wins. */
+		free(tl_sh("export vif=vif3.0 XENBUS_PATH=backend/vif/3/0; "
+			   "%1$s online type_if=vif & p=$!; sleep 0.00%2$d; %1$s offline type_if=vif; wait $p; "
+			   "true",
+			   tl_prog("VIF_ROUTE_QUBES"), i % 4));
+		state = vifenv_state(false);
+		if (streq(state, on_state))
+			n_on++;
+		else if (streq(state, off_state))
+			n_off++;
+		else
+			vifenv_assert_same(off_state, state, "a race of online and offline");
+		free(tl_sh("env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s offline type_if=vif",
+			   tl_prog("VIF_ROUTE_QUBES")));
+	}
+	ck_assert_int_eq(n_on + n_off, 40);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vif-concurrency");
@@ -115,6 +174,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_parallel_online_offline);
+	tcase_add_test(tc, test_online_offline_serialised);
+	tcase_add_test(tc, test_online_offline_races);
 	suite_add_tcase(s, tc);
 	return tl_main(s, true);
 }
