@@ -18,7 +18,8 @@ static const struct {
 	{ "/usr/lib/qubes/qubes-setup-dnat-to-ns", 0755 },
 	{ "/etc/NetworkManager/dispatcher.d/qubes-nmhook", 0755 },
 	{ "/etc/dhclient.d/qubes-setup-dnat-to-ns.sh", 0755 },
-	{ "/usr/lib/udev/rules.d/80-qubes-vif-route.rules", 0644 },
+	/* Inactive: an example, not in udev's rules directory. */
+	{ "/usr/local/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules", 0644 },
 };
 
 static void install_setup(void)
@@ -56,7 +57,7 @@ START_TEST(test_nothing_else)
 			      "./etc/dhclient.d/qubes-setup-dnat-to-ns.sh\n"
 			      "./etc/xen/scripts/vif-route-qubes\n"
 			      "./usr/lib/qubes/qubes-setup-dnat-to-ns\n"
-			      "./usr/lib/udev/rules.d/80-qubes-vif-route.rules\n");
+			      "./usr/local/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules\n");
 }
 END_TEST
 
@@ -91,7 +92,7 @@ END_TEST
  * rules syntax has them; plus udevadm's own check where it has one. */
 START_TEST(test_udev_rules_parse)
 {
-	_cleanup_free_ char *rules = tl_sh("cat '%s/usr/lib/udev/rules.d/80-qubes-vif-route.rules'", destdir);
+	_cleanup_free_ char *rules = tl_sh("cat '%s/usr/local/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules'", destdir);
 	regex_t re;
 	int n_rules = 0;
 
@@ -106,17 +107,20 @@ START_TEST(test_udev_rules_parse)
 		ck_assert_msg(regexec(&re, line, 0, NULL, 0) == 0, "bad udev rule line: %s", line);
 		ck_assert_ptr_nonnull(strstr(line, "SUBSYSTEM==\"xen-backend\", KERNEL==\"vif-*\""));
 		ck_assert_ptr_nonnull(strstr(line, "RUN+=\"/etc/xen/scripts/vif-route-qubes "));
+		/* Gated as Xen's own rules: the program steps aside for libxl. */
+		ck_assert_ptr_nonnull(strstr(line, "ENV{UDEV_CALL}=\"1\""));
 		n_rules++;
 	}
 	regfree(&re);
 	ck_assert_int_eq(n_rules, 2);
 	if (tl_run(NULL, "udevadm verify --help >/dev/null 2>&1") == 0)
-		free(tl_sh("udevadm verify --no-summary '%s/usr/lib/udev/rules.d/80-qubes-vif-route.rules'", destdir));
+		free(tl_sh("udevadm verify --no-summary '%s/usr/local/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules'", destdir));
 }
 END_TEST
 
 /* The paths are meson options: a build configured with others installs
- * there, and the rules and hooks name the programs where they now are. */
+ * there, and the rules and hooks name the programs where they now are;
+ * -Dudev_rules=true installs the rules active. */
 START_TEST(test_paths_follow_options)
 {
 	const char *src = tl_prog("MESON_SOURCE_DIR");
@@ -126,7 +130,7 @@ START_TEST(test_paths_follow_options)
 	ck_assert_ptr_nonnull(mkdtemp(build));
 	free(tl_sh("meson setup '%s/b' '%s' -Dtests=disabled -Dxen_scripts_dir=/opt/xen/scripts "
 		   "-Dqubes_libexec_dir=/opt/qubes -Dudev_rules_dir=/opt/udev -Dnm_dispatcher_dir=/opt/nm "
-		   "-Ddhclient_hooks_dir=/opt/dhclient >/dev/null && ninja -C '%s/b' >/dev/null && "
+		   "-Ddhclient_hooks_dir=/opt/dhclient -Dudev_rules=true >/dev/null && ninja -C '%s/b' >/dev/null && "
 		   "meson install -C '%s/b' --destdir '%s/d' --quiet >/dev/null",
 		   build, src, build, build, build));
 	files = tl_sh("cd '%s/d' && find . -type f | sort", build);
