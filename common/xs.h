@@ -1,18 +1,44 @@
 /* xenstore access through the real libxenstore. Paths are used as given:
- * relative ones are resolved by xenstored against this domain's home. */
+ * relative ones are resolved by xenstored against this domain's home.
+ *
+ * Every round trip is bounded: a xenstored that never answers must not
+ * hold a hotplug run until the toolstack kills it. libxenstore has no
+ * timeouts (it retries reads on EINTR, and its socket is not ours to
+ * configure), so the calls run on a worker thread of the connection and
+ * the caller waits for each at most XSH_OP_TIMEOUT_MS, and never past the
+ * connection's deadline. A call that does not come back gives -ETIMEDOUT
+ * and leaves the connection (and its thread) abandoned: every later call
+ * on it fails at once with -ETIMEDOUT; open a fresh one. */
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
-struct xs_handle;
+#define XSH_OP_TIMEOUT_MS 5000
 
-int xsh_open(struct xs_handle **ret);    /* -errno (ENOENT: no xenstored) */
-void xsh_close(struct xs_handle *h);
+struct xsh;
+
+/* deadline: CLOCK_MONOTONIC ms (deadline.h), 0 for none. -errno (ENOENT:
+ * no xenstored), -ETIMEDOUT. */
+int xsh_open(uint64_t deadline, struct xsh **ret);
+void xsh_close(struct xsh *h);
+void xsh_set_deadline(struct xsh *h, uint64_t deadline);
+
 /* *ret is malloc'd, NUL-terminated; -ENOENT when the key is absent.
  * Values with an embedded NUL are rejected with -EINVAL. */
-int xsh_read(struct xs_handle *h, const char *path, char **ret);
+int xsh_read(struct xsh *h, const char *path, char **ret);
 /* Like xsh_read, but an absent key is not an error: 0 with *ret NULL. */
-int xsh_read_optional(struct xs_handle *h, const char *path, char **ret);
+int xsh_read_optional(struct xsh *h, const char *path, char **ret);
 /* Same as xsh_read for DIR "/" KEY. */
-int xsh_read_at(struct xs_handle *h, const char *dir, const char *key, char **ret);
-int xsh_write_at(struct xs_handle *h, const char *dir, const char *key, const char *value);
+int xsh_read_at(struct xsh *h, const char *dir, const char *key, char **ret);
+int xsh_write_at(struct xsh *h, const char *dir, const char *key, const char *value);
+/* The names under path: *ret is one malloc'd block (free(*ret) frees all);
+ * -ENOENT when path does not exist. */
+int xsh_directory(struct xsh *h, const char *path, char ***ret, unsigned *ret_n);
+
+/* The hotplug result under dir, in one transaction and only while dir
+ * exists (never recreating a directory the toolstack removed):
+ * hotplug-status = status, and hotplug-error = error, or no hotplug-error
+ * at all when error is NULL. -ENOENT when dir does not exist (nothing was
+ * written). */
+int xsh_hotplug_report(struct xsh *h, const char *dir, const char *status, const char *error);

@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "deadline.h"
 #include "dnat_apply.h"
 #include "dnat_plan.h"
 #include "log.h"
@@ -25,6 +26,9 @@
 /* Qubes' callers (the NetworkManager hook, setup-ip) read this as "DNS
  * unchanged" and skip restarting the updates proxy. */
 #define EXIT_UNCHANGED 100
+
+/* A xenstored that hangs must not hold the dispatcher. */
+#define XS_TIMEOUT_MS 10000
 
 #define RESOLVED_CONF "/run/systemd/resolve/resolv.conf"
 /* Far beyond any real resolv.conf; bounds the time a hostile one costs. */
@@ -172,7 +176,7 @@ static int parse_dns(const char *value, const char *what, struct in_addr *ret)
 static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret_n)
 {
 	_cleanup_free_ char *dns1 = NULL, *dns2 = NULL, *gw = NULL;
-	struct xs_handle *xs = NULL;
+	struct xsh *xs = NULL;
 	const char *dns1_key = "qubes-netvm-primary-dns", *key;
 	int r;
 
@@ -191,7 +195,7 @@ static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret
 		return 0;
 	}
 
-	r = xsh_open(&xs);
+	r = xsh_open(now_ms() + XS_TIMEOUT_MS, &xs);
 	if (r < 0)
 		return log_error_errno(r, "cannot connect to xenstore");
 	key = dns1_key;

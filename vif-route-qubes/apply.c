@@ -246,7 +246,11 @@ static int do_hook(struct apply_ctx *c, const struct action *a, bool offline, ui
 
 static int do_xs_status(struct apply_ctx *c)
 {
-	return xsh_write_at(c->xs, c->plan->in->xenbus_path, "hotplug-status", "connected");
+	int r = xsh_hotplug_report(c->xs, c->plan->in->xenbus_path, "connected", NULL);
+
+	if (r == -ENOENT)
+		snprintf(c->detail, sizeof(c->detail), "the backend directory is gone (the toolstack removed it)");
+	return r;
 }
 
 static int do_action(struct apply_ctx *c, const struct action *a, struct done *d)

@@ -10,12 +10,12 @@
 #include "probe.h"
 
 struct nlr;
-struct xs_handle;
+struct xsh;
 
 struct apply_ctx {
 	const struct plan *plan;
 	struct nlr *nl;
-	struct xs_handle *xs;
+	struct xsh *xs;
 	const char *hooks_dir;
 	unsigned hook_timeout_ms; /* each hook's own bound */
 	uint64_t deadline;        /* the whole run's (deadline.h); 0: none */

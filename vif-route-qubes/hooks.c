@@ -111,8 +111,8 @@ static int run_one(const char *path, const char *name, char *const argv[], uint6
 			return 0;
 		}
 		if (deadline_passed(deadline)) {
-			log_error("network hook '%s' %s %s was still running when the time for this run was up: killed",
-				  name, argv[1], argv[2]);
+			log_warning("network hook '%s' %s %s was still running when the time for this run was up: killed",
+				    name, argv[1], argv[2]);
 			return -ETIMEDOUT;
 		}
 		log_warning("network hook '%s' %s %s took longer than %.1f s: killed it and its processes, ignoring",

@@ -84,7 +84,6 @@ int vif_input_from_env(const char *vif, const char *xenbus_path, struct vif_inpu
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
 				       "XENBUS_PATH '%.*s' is not backend/vif/DOMID/DEVID",
 				       XENBUS_PATH_MAX, xenbus_path);
-	snprintf(in->xenbus_path, sizeof(in->xenbus_path), "%s", xenbus_path);
 
 	if (!vif || !*vif)
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "the vif environment variable is not set");
@@ -97,8 +96,11 @@ int vif_input_from_env(const char *vif, const char *xenbus_path, struct vif_inpu
 				       "bad interface name '%.*s': expected vifDOMID.DEVID", IFNAME_MAX, vif);
 	if (in->domid != xb_domid || in->devid != xb_devid)
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "interface '%s' does not belong to XENBUS_PATH '%s'",
-				       vif, in->xenbus_path);
+				       vif, xenbus_path);
 
+	/* Only now: hotplug results go to a backend directory that is
+	 * certainly this vif's. */
+	snprintf(in->xenbus_path, sizeof(in->xenbus_path), "%s", xenbus_path);
 	snprintf(in->vif, sizeof(in->vif), "%s", vif);
 	snprintf(in->ifname, sizeof(in->ifname), "%s", vif);
 	in->metric = VIF_MAX_DOMID - in->domid;
@@ -232,7 +234,15 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 	return parse_gateways(s, in, true);
 }
 
-int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_store *ret)
+static bool listed(char **names, unsigned n, const char *name)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (streq(names[i], name))
+			return true;
+	return false;
+}
+
+int vif_store_read(struct xsh *xs, const char *xenbus_path, bool need_backend, struct vif_store *ret)
 {
 	struct {
 		const char *dir, *key;
@@ -246,12 +256,26 @@ int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_sto
 		{ NULL, "qubes-netvm-gateway6", &ret->gateway6 },
 		{ NULL, "qubes-service/harden-network-interfaces", &ret->harden },
 	};
+	_cleanup_free_ char **names = NULL;
+	unsigned n_names = 0;
+	int r;
 
 	*ret = (struct vif_store){};
+	/* One listing says the directory exists, and which of its keys to read. */
+	r = xsh_directory(xs, xenbus_path, &names, &n_names);
+	if (r == -ENOENT && !need_backend)
+		log_warning("the backend directory %s does not exist in xenstore", xenbus_path);
+	else if (r == -ENOENT)
+		return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "the backend directory %s does not exist in xenstore",
+				       xenbus_path);
+	else if (r < 0)
+		return log_error_errno(r, "cannot list xenstore directory '%s'", xenbus_path);
+
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 		char path[XENBUS_PATH_MAX + 64];
-		int r;
 
+		if (keys[i].dir && !listed(names, n_names, keys[i].key))
+			continue;
 		if (keys[i].dir)
 			snprintf(path, sizeof(path), "%s/%s", keys[i].dir, keys[i].key);
 		else

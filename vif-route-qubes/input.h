@@ -62,13 +62,17 @@ const char *vif_cmd_to_string(enum vif_cmd c);
 int xenbus_path_parse(const char *path, unsigned *ret_domid, unsigned *ret_devid);
 
 /* Validates $vif and $XENBUS_PATH (either may be NULL = unset) into in.
- * Logs a one-line error and returns a negative errno on bad input. */
+ * Logs a one-line error and returns a negative errno on bad input; only
+ * when both are valid and name the same vif is in->xenbus_path set (the
+ * one place results may be reported to). */
 int vif_input_from_env(const char *vif, const char *xenbus_path, struct vif_input *in);
 /* Validates the xenstore values into in (which vif_input_from_env filled). */
 int vif_input_from_store(const struct vif_store *s, struct vif_input *in);
 
-struct xs_handle;
-/* Reads the keys vif_input_from_store needs. Missing keys stay NULL; any
- * other read failure is an error. */
-int vif_store_read(struct xs_handle *xs, const char *xenbus_path, struct vif_store *ret);
+struct xsh;
+/* Reads the keys vif_input_from_store needs. Missing keys stay NULL; a
+ * missing backend directory is -ENOENT (logged) when need_backend, else
+ * only a warning (the domain's keys are read all the same); any other read
+ * failure is an error. */
+int vif_store_read(struct xsh *xs, const char *xenbus_path, bool need_backend, struct vif_store *ret);
 void vif_store_done(struct vif_store *s);

@@ -40,7 +40,7 @@ struct ctx {
 	const char *vif_env;
 	const char *xenbus_env;
 	struct vif_input in;
-	struct xs_handle *xs;
+	struct xsh *xs;
 	struct nlr *nl;
 	int lock_fd;
 	struct plan plan;
@@ -212,20 +212,32 @@ static void warn_if_nftables(void)
 			    "legacy x_tables raw table (see iptables-legacy-save -t raw)");
 }
 
+#define REPORT_TIMEOUT_MS 5000
+
 static int read_store(struct ctx *c)
 {
 	struct vif_store store;
 	int r;
 
-	r = xsh_open(&c->xs);
-	if (r < 0)
-		return log_error_errno(r, "cannot connect to xenstore");
-	r = vif_store_read(c->xs, c->in.xenbus_path, &store);
+	r = vif_store_read(c->xs, c->in.xenbus_path, c->in.cmd != VIF_CMD_OFFLINE, &store);
 	if (r < 0)
 		return r;
 	r = vif_input_from_store(&store, &c->in);
 	vif_store_done(&store);
 	return r;
+}
+
+/* As Xen's own hotplug scripts: run from udev (UDEV_CALL set by the rule)
+ * while libxl says it runs them itself, do nothing -- else every vif event
+ * would be handled twice. */
+static bool udev_stands_aside(struct ctx *c)
+{
+	const char *u = getenv("UDEV_CALL");
+	_cleanup_free_ char *v = NULL;
+
+	if (!u || !*u || !c->xs)
+		return false;
+	return xsh_read(c->xs, "libxl/disable_udev", &v) == 0;
 }
 
 /* One run per vif at a time, for the whole run: an offline that overtook
@@ -252,6 +264,7 @@ static int lock_vif(struct ctx *c)
 	return 0;
 }
 
+/* 1: nothing to do (udev call while libxl runs the scripts). */
 static int read_inputs(struct ctx *c)
 {
 	struct vif_input env_only;
@@ -261,17 +274,31 @@ static int read_inputs(struct ctx *c)
 	r = vif_input_from_env(c->vif_env, c->xenbus_env, &c->in);
 	if (r < 0)
 		return r;
-	if (!c->dry_run && (c->in.cmd == VIF_CMD_ONLINE || offline)) {
-		r = lock_vif(c);
-		if (r < 0)
-			return r;
-	}
 	env_only = c->in;
 
 	/* offline finds the vif's rules in the kernel: a store that is gone,
 	 * or keys it can no longer vouch for, do not stop it. */
 	log_demote_errors(offline);
-	r = read_store(c);
+	r = xsh_open(c->deadline, &c->xs);
+	if (r < 0)
+		r = log_error_errno(r, "cannot connect to xenstore");
+	log_demote_errors(false);
+	if (r < 0 && !offline)
+		return r;
+	if (udev_stands_aside(c)) {
+		log_debug("%s: run by udev while libxl runs the hotplug scripts (libxl/disable_udev): nothing to do",
+			  c->in.vif);
+		return 1;
+	}
+
+	if (!c->dry_run && (c->in.cmd == VIF_CMD_ONLINE || offline)) {
+		r = lock_vif(c);
+		if (r < 0)
+			return r;
+	}
+
+	log_demote_errors(offline);
+	r = c->xs ? read_store(c) : -ENOTCONN;
 	log_demote_errors(false);
 	if (r < 0 && offline) {
 		log_warning("offline %s: going on with what the kernel holds for it", c->in.vif);
@@ -297,8 +324,8 @@ static int run(struct ctx *c, int argc, char **argv)
 	c->deadline = now_ms() + c->timeout_ms;
 
 	r = read_inputs(c);
-	if (r < 0)
-		return r;
+	if (r != 0)
+		return r < 0 ? r : 0;
 
 	r = nlr_open(&c->nl);
 	if (r < 0)
@@ -370,23 +397,38 @@ static int run(struct ctx *c, int argc, char **argv)
 }
 
 /* Only online reports to the toolstack: offline runs while the backend
- * directory is being torn down, and a write would recreate it. */
+ * directory is being torn down, and a write would recreate it. Only to the
+ * directory of this very vif, and only while it exists. */
 static int report_result(struct ctx *c, int r)
 {
+	struct xsh *xs = NULL;
 	const char *msg;
+	int k;
 
 	if (r >= 0)
 		return EXIT_SUCCESS;
 	if (c->in.cmd != VIF_CMD_ONLINE || c->dry_run || c->nothing_to_do || !c->in.xenbus_path[0])
 		return EXIT_FAILURE;
-	if (!c->xs && xsh_open(&c->xs) < 0)
-		return EXIT_FAILURE;
 	msg = log_last_error();
 	if (!msg)
 		msg = strerror(errno_from_synthetic(r));
-	if (xsh_write_at(c->xs, c->in.xenbus_path, "hotplug-error", msg) < 0 ||
-	    xsh_write_at(c->xs, c->in.xenbus_path, "hotplug-status", "error") < 0)
-		log_warning("cannot write hotplug-error to xenstore");
+
+	/* On a fresh connection, with time of its own: the run's may have
+	 * broken, or hang, or the run's time be up. */
+	xsh_close(c->xs);
+	c->xs = NULL;
+	k = xsh_open(now_ms() + REPORT_TIMEOUT_MS, &xs);
+	/* The error itself is the run's one line; these only with -v. */
+	if (k < 0)
+		log_debug_errno(k, "cannot connect to xenstore to report the error");
+	else {
+		k = xsh_hotplug_report(xs, c->in.xenbus_path, "error", msg);
+		if (k == -ENOENT)
+			log_debug("not reporting to xenstore: %s does not exist", c->in.xenbus_path);
+		else if (k < 0)
+			log_debug_errno(k, "cannot write hotplug-error to xenstore");
+		xsh_close(xs);
+	}
 	return EXIT_FAILURE;
 }
 

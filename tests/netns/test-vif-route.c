@@ -392,13 +392,15 @@ static const struct {
 	const char *msg;         /* in stderr and in hotplug-error */
 	const char *status_at;   /* where hotplug-status=error lands; NULL: nowhere */
 } bad[] = {
-	{ "no vif", NULL, "backend/vif/3/0", NULL, NULL, "vif environment variable is not set", XB },
+	/* Without a valid $vif that names XENBUS_PATH's vif, nothing is
+	 * written anywhere: the directory could be another vif's. */
+	{ "no vif", NULL, "backend/vif/3/0", NULL, NULL, "vif environment variable is not set", NULL },
 	{ "no XENBUS_PATH", "vif3.0", NULL, NULL, NULL, "XENBUS_PATH is not set", NULL },
-	{ "vif eth0", "eth0", "backend/vif/3/0", NULL, NULL, "bad interface name 'eth0'", XB },
-	{ "vif01.0", "vif01.0", "backend/vif/1/0", NULL, NULL, "bad interface name 'vif01.0'",
-	  "/local/domain/0/backend/vif/1/0" },
-	{ "vif32753.0", "vif32753.0", "backend/vif/32753/0", NULL, NULL, "domid is over 32752",
-	  "/local/domain/0/backend/vif/32753/0" },
+	{ "vif eth0", "eth0", "backend/vif/3/0", NULL, NULL, "bad interface name 'eth0'", NULL },
+	{ "vif01.0", "vif01.0", "backend/vif/1/0", NULL, NULL, "bad interface name 'vif01.0'", NULL },
+	{ "vif32753.0", "vif32753.0", "backend/vif/32753/0", NULL, NULL, "domid is over 32752", NULL },
+	{ "vif3.4294967296", "vif3.4294967296", "backend/vif/3/0", NULL, NULL, "bad interface name", NULL },
+	{ "vif of another backend", "vif4.0", "backend/vif/3/0", NULL, NULL, "does not belong to XENBUS_PATH", NULL },
 	{ "ip .300", "vif3.0", "backend/vif/3/0", XB "/ip", "10.137.0.300", "invalid address '10.137.0.300'", XB },
 	{ "ip /24", "vif3.0", "backend/vif/3/0", XB "/ip", "10.137.0.5/24", "invalid address '10.137.0.5/24'", XB },
 	{ "ip ;reboot", "vif3.0", "backend/vif/3/0", XB "/ip", "10.137.0.5;reboot",
@@ -424,6 +426,7 @@ START_TEST(test_bad_input)
 	int r;
 
 	/* The toolstack creates the backend directory before it runs us. */
+	tl_xs_write(XB "/frontend-id", "3");
 	if (bad[_i].status_at) {
 		char path[160];
 
@@ -472,6 +475,123 @@ START_TEST(test_bad_input)
 
 		ck_assert_str_eq(all, "");
 	}
+}
+END_TEST
+
+/* A backend directory that does not exist (the toolstack removed it, or
+ * a typo): a one-line error at once, and nothing written, nothing made. */
+START_TEST(test_backend_directory_missing)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL, *out = NULL, *xs_after = NULL;
+
+	tl_xs_rm(XB);
+	before = vifenv_state(true);
+	ck_assert_int_eq(tl_run(&out, "s=$(date +%%s%%N); env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s " ONLINE
+				" 2>/tmp/qvt-err; echo status=$? ms=$(( ($(date +%%s%%N) - s) / 1000000 ))",
+				tl_prog("VIF_ROUTE_QUBES")),
+			 0);
+	ck_assert_msg(strstr(out, "status=1 "), "%s", out);
+	ck_assert_msg(atoi(strstr(out, "ms=") + 3) < 2000, "not at once: %s", out);
+	err = sh("cat /tmp/qvt-err");
+	assert_contains(err, "the backend directory backend/vif/3/0 does not exist in xenstore");
+	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "stderr is not one line:\n%s", err);
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "backend directory missing");
+	xs_after = tl_xs_read(XB);
+	ck_assert_msg(!xs_after, "the backend directory was created");
+}
+END_TEST
+
+/* A later success leaves no stale hotplug-error behind. */
+START_TEST(test_success_clears_stale_error)
+{
+	tl_xs_write(XB "/hotplug-error", "online vif3.0: an earlier failure");
+	tl_xs_write(XB "/hotplug-status", "error");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	assert_xs(XB "/hotplug-status", "connected");
+	assert_xs(XB "/hotplug-error", NULL);
+}
+END_TEST
+
+/* xenstored restarted while online ran (the connection broke): the error
+ * still reaches the toolstack, on a fresh connection. */
+START_TEST(test_error_reported_on_fresh_connection)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL, *msg = NULL;
+	const char *sock = getenv("XENSTORED_PATH");
+
+	tl_xs_write(XB "/ip", "10.137.0.5");
+	free(tl_sh("mkdir -p /tmp/qvt-hooks3 && printf '#!/bin/sh\\n[ \"$1\" = online ] || exit 0\\n"
+		   "kill %d; while [ -e %s ]; do sleep 0.01; done\\n"
+		   "%s --socket %s --daemon --pid-file /tmp/qvt-xsd2.pid\\n"
+		   "XENSTORED_PATH=%s xenstore-write /local/domain/0/backend/vif/3/0/frontend-id 3\\n' "
+		   "> /tmp/qvt-hooks3/restart && chmod +x /tmp/qvt-hooks3/restart",
+		   (int)vifenv_xenstored_pid(), sock, tl_prog("TEST_XENSTORED"), sock, sock));
+	before = vifenv_state(false);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--hooks-dir /tmp/qvt-hooks3 " ONLINE, &err), 1);
+	after = vifenv_state(false);
+	vifenv_assert_same(before, after, "rollback after the xenstore connection broke");
+	assert_xs(XB "/hotplug-status", "error");
+	msg = tl_xs_read(XB "/hotplug-error");
+	ck_assert_msg(msg, "no hotplug-error (stderr:\n%s)", err);
+	assert_contains(msg, "online vif3.0: ");
+	free(tl_sh("kill $(cat /tmp/qvt-xsd2.pid); rm -rf /tmp/qvt-hooks3 /tmp/qvt-xsd2.pid"));
+}
+END_TEST
+
+/* A xenstored that never answers: online gives up within its time limit,
+ * undoes what it did and exits, well before libxl would kill it. */
+START_TEST(test_xenstored_hangs)
+{
+	static const char *const stall_at[] = { "backend/vif/3/0", "backend/vif/3/0/hotplug-status" };
+
+	for (size_t i = 0; i < ELEMENTSOF(stall_at); i++) {
+		_cleanup_free_ char *before = NULL, *after = NULL, *out = NULL, *err = NULL;
+		char sock[] = "/tmp/qvt-hang.sock";
+
+		free(tl_sh("%s --socket %s --stall %s --daemon --pid-file /tmp/qvt-hang.pid && "
+			   "XENSTORED_PATH=%s xenstore-write /local/domain/0/qubes-netvm-gateway 10.137.0.1 "
+			   "/local/domain/0/backend/vif/3/0/ip 10.137.0.5 "
+			   "/local/domain/0/backend/vif/3/0/mac 00:16:3e:5e:6c:00",
+			   tl_prog("TEST_XENSTORED"), sock, stall_at[i], sock));
+		before = vifenv_state(false);
+		ck_assert_int_eq(tl_run(&out, "s=$(date +%%s%%N); env XENSTORED_PATH=%s vif=vif3.0 "
+					"XENBUS_PATH=backend/vif/3/0 %s --timeout 2 " ONLINE " 2>/tmp/qvt-err; "
+					"echo status=$? ms=$(( ($(date +%%s%%N) - s) / 1000000 ))",
+					sock, tl_prog("VIF_ROUTE_QUBES")),
+				 0);
+		ck_assert_msg(strstr(out, "status=1 "), "stall at %s: %s", stall_at[i], out);
+		/* 2 s for the run, 5 s at most for trying to report. */
+		ck_assert_msg(atoi(strstr(out, "ms=") + 3) < 9000, "stall at %s: %s", stall_at[i], out);
+		err = sh("cat /tmp/qvt-err");
+		ck_assert_msg(strstr(err, "timed out"), "stall at %s: stderr:\n%s", stall_at[i], err);
+		after = vifenv_state(false);
+		vifenv_assert_same(before, after, stall_at[i]);
+		free(tl_sh("kill $(cat /tmp/qvt-hang.pid); rm -f %s /tmp/qvt-hang.pid", sock));
+	}
+}
+END_TEST
+
+/* Xen's udev rules set UDEV_CALL; with libxl running the scripts itself
+ * (libxl/disable_udev), a udev call does nothing, as Xen's scripts do. */
+START_TEST(test_udev_call_gated)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL;
+
+	tl_xs_write("/local/domain/0/libxl/disable_udev", "1");
+	before = vifenv_state(true);
+	ck_assert_int_eq(tl_run(NULL, "env UDEV_CALL=1 vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s " ONLINE,
+				tl_prog("VIF_ROUTE_QUBES")),
+			 0);
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "udev call while libxl runs the scripts");
+	assert_xs(XB "/hotplug-status", NULL);
+	/* Without libxl's key, udev is the one that runs them. */
+	tl_xs_rm("/local/domain/0/libxl/disable_udev");
+	ck_assert_int_eq(tl_run(NULL, "env UDEV_CALL=1 vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s " ONLINE,
+				tl_prog("VIF_ROUTE_QUBES")),
+			 0);
+	assert_xs(XB "/hotplug-status", "connected");
 }
 END_TEST
 
@@ -777,6 +897,11 @@ int main(void)
 	tcase_add_loop_test(tc, test_bad_input, 0, ELEMENTSOF(bad));
 	tcase_add_test(tc, test_rollback_real_failure);
 	tcase_add_test(tc, test_route_exists_elsewhere);
+	tcase_add_test(tc, test_backend_directory_missing);
+	tcase_add_test(tc, test_success_clears_stale_error);
+	tcase_add_test(tc, test_error_reported_on_fresh_connection);
+	tcase_add_test(tc, test_xenstored_hangs);
+	tcase_add_test(tc, test_udev_call_gated);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("manual");

@@ -90,9 +90,14 @@ START_TEST(test_env_keeps_xenbus_path_on_bad_vif)
 {
 	struct vif_input in = {};
 
-	/* hotplug-error must still reach the toolstack when only $vif is bad. */
+	/* Results go only where $vif and XENBUS_PATH agree: never to another
+	 * vif's backend directory. */
 	ck_assert_int_lt(vif_input_from_env("eth0", "backend/vif/3/0", &in), 0);
-	ck_assert_str_eq(in.xenbus_path, "backend/vif/3/0");
+	ck_assert_str_eq(in.xenbus_path, "");
+	ck_assert_int_lt(vif_input_from_env("vif4.0", "backend/vif/3/0", &in), 0);
+	ck_assert_str_eq(in.xenbus_path, "");
+	ck_assert_int_lt(vif_input_from_env(NULL, "backend/vif/3/0", &in), 0);
+	ck_assert_str_eq(in.xenbus_path, "");
 }
 END_TEST
 

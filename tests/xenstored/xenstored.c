@@ -30,6 +30,7 @@ struct opts {
 	bool daemon;
 	bool verbose;
 	unsigned int domid;
+	const char *stall;
 };
 
 /* --- buffers */
@@ -153,7 +154,7 @@ static void conn_process(struct xsd *d, struct conn *c)
 	char payload[XENSTORE_PAYLOAD_MAX + 1];
 	struct xsd_sockmsg hdr;
 
-	while (!c->dead && buf_pending(&c->in) >= sizeof(hdr)) {
+	while (!c->dead && !c->stalled && buf_pending(&c->in) >= sizeof(hdr)) {
 		if (!c->eof && buf_pending(&c->out) >= OUT_SOFT_LIMIT)
 			break;
 		memcpy(&hdr, c->in.data + c->in.off, sizeof(hdr));
@@ -169,6 +170,12 @@ static void conn_process(struct xsd *d, struct conn *c)
 		memcpy(payload, c->in.data + c->in.off + sizeof(hdr), hdr.len);
 		payload[hdr.len] = '\0';
 		buf_consumed(&c->in, sizeof(hdr) + hdr.len);
+		if (d->stall && strncmp(payload, d->stall, strlen(d->stall)) == 0) {
+			/* A daemon that hangs: this connection never hears back. */
+			xsd_log("conn %u: stalling at '%s'", c->id, payload);
+			c->stalled = true;
+			break;
+		}
 		xsd_request(d, c, &hdr, payload);
 	}
 }
@@ -297,13 +304,15 @@ static int serve(struct xsd *d, int lfd, int sfd)
 
 static void usage(FILE *f)
 {
-	fputs("Usage: test-xenstored --socket PATH [--daemon] [--pid-file FILE] [--domid N] [-v]\n"
+	fputs("Usage: test-xenstored --socket PATH [--daemon] [--pid-file FILE] [--domid N] [--stall PREFIX] [-v]\n"
 	      "A xenstored for tests: in memory, on a Unix socket, no Xen needed.\n"
 	      "Clients reach it with XENSTORED_PATH=PATH.\n"
 	      "  --socket PATH    where to listen (required)\n"
 	      "  --daemon         detach; return once the socket accepts connections\n"
 	      "  --pid-file FILE  write the pid of the serving process\n"
 	      "  --domid N        domain whose /local/domain/N relative paths use (0)\n"
+	      "  --stall PREFIX   never answer a request whose path starts with PREFIX, nor\n"
+	      "                   anything after it on that connection (a hung daemon)\n"
 	      "  -v, --verbose    log each request to stderr\n",
 	      f);
 }
@@ -316,6 +325,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "domid", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "stall", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -346,6 +356,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'v':
 			o->verbose = true;
+			break;
+		case 'S':
+			o->stall = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -516,6 +529,7 @@ static int run(const struct opts *o)
 	memset(d, 0, sizeof(*d));
 	d->domid = o->domid;
 	d->verbose = o->verbose;
+	d->stall = o->stall;
 	d->homelen = (size_t)snprintf(d->home, sizeof(d->home), "/local/domain/%u", o->domid);
 	store_init(d);
 

@@ -91,6 +91,7 @@ struct conn {
 	uint32_t next_txid;
 	bool eof;  /* peer finished sending: close once replies are out */
 	bool dead; /* close now */
+	bool stalled; /* --stall: requests are read, never answered */
 };
 
 struct xsd {
@@ -102,6 +103,7 @@ struct xsd {
 	struct conn *conns;
 	unsigned int next_conn_id;
 	bool verbose;
+	const char *stall; /* --stall PREFIX, or NULL */
 	uint8_t introduced[65536 / 8];
 };
 
