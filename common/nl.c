@@ -540,15 +540,17 @@ int nlr_route_del(struct nlr *n, int ifindex, const struct ip_addr *dst, uint32_
 }
 
 struct route_query {
-	int ifindex;
+	int ifindex; /* 0: any interface, found_oif says which */
 	const struct ip_addr *dst;
 	uint32_t metric;
 	int found;
+	int found_oif;
 };
 
 static void route_query_reset(void *userdata)
 {
 	((struct route_query *)userdata)->found = 0;
+	((struct route_query *)userdata)->found_oif = 0;
 }
 
 static bool route_uses_oif(struct nlattr *tb[], int ifindex)
@@ -590,7 +592,13 @@ static void route_query_msg(const struct nlmsghdr *h, void *userdata)
 		return;
 	if (!attr_is(tb[RTA_DST], q->dst->bytes, addr_len(q->dst)))
 		return;
-	if (route_uses_oif(tb, q->ifindex))
+	if (q->ifindex == 0) {
+		q->found = 1;
+		if (tb[RTA_OIF] && nla_len(tb[RTA_OIF]) >= 4)
+			q->found_oif = (int)nla_get_u32(tb[RTA_OIF]);
+		else if (tb[RTA_MULTIPATH] && nla_len(tb[RTA_MULTIPATH]) >= (int)sizeof(struct rtnexthop))
+			q->found_oif = ((const struct rtnexthop *)nla_data(tb[RTA_MULTIPATH]))->rtnh_ifindex;
+	} else if (route_uses_oif(tb, q->ifindex))
 		q->found = 1;
 }
 
@@ -726,5 +734,22 @@ int nlr_neigh_get(struct nlr *n, int ifindex, const struct ip_addr *a, struct ma
 		*ret_mac = q.mac;
 	if (ret_permanent)
 		*ret_permanent = q.permanent;
+	return 0;
+}
+
+int nlr_route_oif(struct nlr *n, const struct ip_addr *dst, uint32_t metric, int *ret_ifindex)
+{
+	struct route_query q = { .dst = dst, .metric = metric };
+	struct rtmsg req = { .rtm_family = dst->family, .rtm_table = RT_TABLE_MAIN };
+	int r;
+
+	if (addr_len(dst) < 0)
+		return -EAFNOSUPPORT;
+	r = nlr_dump(n, RTM_GETROUTE, &req, sizeof(req), 0, 0, route_query_reset, route_query_msg, &q);
+	if (r < 0)
+		return r;
+	if (!q.found)
+		return -ENOENT;
+	*ret_ifindex = q.found_oif;
 	return 0;
 }

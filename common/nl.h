@@ -49,6 +49,9 @@ int nlr_addr_exists(struct nlr *n, int ifindex, const struct ip_addr *a);
 int nlr_route_add(struct nlr *n, int ifindex, const struct ip_addr *dst, uint32_t metric);
 int nlr_route_del(struct nlr *n, int ifindex, const struct ip_addr *dst, uint32_t metric);
 int nlr_route_exists(struct nlr *n, int ifindex, const struct ip_addr *dst, uint32_t metric);
+/* The interface of the host route to dst with metric in the main table,
+ * whichever it is: -ENOENT when there is none. */
+int nlr_route_oif(struct nlr *n, const struct ip_addr *dst, uint32_t metric, int *ret_ifindex);
 
 /* Permanent neighbour entry. replace=false: NLM_F_CREATE|NLM_F_EXCL
  * (-EEXIST when any entry for a exists); replace=true: CREATE|REPLACE. */

@@ -1,3 +1,4 @@
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,8 +199,15 @@ static int do_route(struct apply_ctx *c, const struct action *a, struct done *d)
 			return r;
 		if (r > 0)
 			return 0;
-		snprintf(c->detail, sizeof(c->detail), "a route to %s with metric %u exists via another interface",
-			 ip_addr_to_string(&a->addr, buf), metric);
+		{
+			char other[IF_NAMESIZE];
+			int oif = 0;
+			bool named = nlr_route_oif(c->nl, &a->addr, metric, &oif) == 0 &&
+				     if_indextoname((unsigned)oif, other);
+
+			snprintf(c->detail, sizeof(c->detail), "a route to %s with metric %u exists via %s",
+				 ip_addr_to_string(&a->addr, buf), metric, named ? other : "another interface");
+		}
 		return -EEXIST;
 	}
 	d->changed = r == 0;
@@ -409,125 +417,4 @@ void apply_print_dry_run(const struct plan *p)
 
 	for (unsigned i = 0; i < p->n; i++)
 		printf("%2u  %s\n", i, action_describe(p, &p->actions[i], buf, sizeof(buf)));
-}
-
-/* --- status -------------------------------------------------------------- */
-
-static void status_line(bool present, unsigned *missing, const char *fmt, ...) _printf_(3, 4);
-
-static void status_line(bool present, unsigned *missing, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%-8s ", present ? "present" : "missing");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!present)
-		(*missing)++;
-}
-
-static int status_rules(struct apply_ctx *c, const struct action *a, unsigned *missing)
-{
-	const struct plan *p = c->plan;
-	_cleanup_free_ struct ipt_rule_view *rules = NULL;
-	struct antispoof_report rep;
-	size_t n = 0;
-	int r;
-
-	r = ipt_antispoof_rules(a->family, &rules, &n);
-	if (r < 0)
-		return r;
-	r = antispoof_check(rules, n, a->family, p->in->ifname, p->addrs, p->n_addrs, &rep);
-	if (r < 0)
-		return r;
-	for (unsigned i = 0; i < rep.n; i++) {
-		char rule[160];
-
-		status_line(rep.item[i].present, missing, "rule      %s raw PREROUTING %s",
-			    a->family == AF_INET ? "iptables" : "ip6tables",
-			    ipt_drop_rule_to_string(&rep.item[i].rule, rule, sizeof(rule)));
-	}
-	antispoof_report_done(&rep);
-	return 0;
-}
-
-static int status_action(struct apply_ctx *c, const struct action *a, unsigned *missing)
-{
-	const struct vif_input *in = c->plan->in;
-	const char *ifn = in->ifname;
-	char addr[IP_ADDR_STRLEN], mac[18], val[32];
-	int r = 0;
-
-	if (a->has_addr)
-		ip_addr_to_string(&a->addr, addr);
-
-	switch (a->type) {
-	case ACT_RENAME:
-		status_line(c->f.ifindex != 0 && !c->f.found_as_vif, missing, "interface %s (renamed from %s)", ifn,
-			    in->vif);
-		break;
-	case ACT_SYSCTL:
-		r = c->f.ifindex ? sysctl_if_read(a->family, ifn, a->key, val, sizeof(val)) : -ENODEV;
-		status_line(r == 0 && streq(val, a->value), missing, "sysctl    net.%s.conf.%s.%s = %s",
-			    a->family == AF_INET ? "ipv4" : "ipv6", ifn, a->key, a->value);
-		r = 0;
-		break;
-	case ACT_ANTISPOOF:
-		r = status_rules(c, a, missing);
-		break;
-	case ACT_NEIGH: {
-		struct mac_addr cur;
-		bool perm = false;
-
-		r = c->f.ifindex ? nlr_neigh_get(c->nl, c->f.ifindex, &a->addr, &cur, &perm) : -ENODEV;
-		status_line(r == 0 && perm && memcmp(&cur, &in->mac, sizeof(cur)) == 0, missing,
-			    "neighbour %s lladdr %s dev %s PERMANENT", addr, mac_to_string(&in->mac, mac), ifn);
-		r = missing_errno(r) ? 0 : r;
-		break;
-	}
-	case ACT_LINK:
-		status_line(c->f.ifindex != 0 && c->f.link_up, missing, "link      %s up", ifn);
-		break;
-	case ACT_ROUTE:
-		r = c->f.ifindex ? nlr_route_exists(c->nl, c->f.ifindex, &a->addr, in->metric) : 0;
-		status_line(r > 0, missing, "route     %s dev %s%s metric %u", addr, ifn,
-			    a->family == AF_INET ? " scope link" : "", in->metric);
-		break;
-	case ACT_ADDR:
-		r = c->f.ifindex ? nlr_addr_exists(c->nl, c->f.ifindex, &a->addr) : 0;
-		status_line(r > 0, missing, "address   %s/%u dev %s", addr, ip_addr_host_prefixlen(&a->addr), ifn);
-		break;
-	case ACT_XS_STATUS: {
-		_cleanup_free_ char *v = NULL;
-
-		r = xsh_read_at(c->xs, in->xenbus_path, "hotplug-status", &v);
-		status_line(r == 0 && streq(v, "connected"), missing, "xenstore  %s/hotplug-status = connected",
-			    in->xenbus_path);
-		r = missing_errno(r) ? 0 : r;
-		break;
-	}
-	case ACT_SKIP:
-		printf("%-8s %s\n", "skipped", a->note);
-		break;
-	default: /* hooks and conntrack leave nothing to look at */
-		break;
-	}
-	return r < 0 ? r : 0;
-}
-
-int apply_status(struct apply_ctx *c)
-{
-	unsigned missing = 0;
-
-	if (c->f.ifindex == 0)
-		printf("%-8s interface %s\n", "missing", c->plan->in->ifname), missing++;
-	for (unsigned i = 0; i < c->plan->n; i++) {
-		int r = status_action(c, &c->plan->actions[i], &missing);
-
-		if (r < 0)
-			return r;
-	}
-	return (int)missing;
 }

@@ -35,6 +35,3 @@ int apply_plan(struct apply_ctx *c);
 /* Prints every action as it would be done. */
 void apply_print_dry_run(const struct plan *p);
 
-/* `status`: prints each item of the online plan as present or missing.
- * Returns the number missing, or -errno when the state cannot be read. */
-int apply_status(struct apply_ctx *c);

@@ -18,6 +18,7 @@
 #include "nft.h"
 #include "nl.h"
 #include "plan.h"
+#include "status.h"
 #include "sysctl.h"
 #include "util.h"
 #include "xs.h"
@@ -27,6 +28,9 @@
  * must have ended, rolled back and reported well before. */
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_HOOK_TIMEOUT_MS 10000
+/* status: 0 all ok, 1 something is not, 2 it could not be checked. */
+#define EXIT_STATUS_WRONG 1
+#define EXIT_STATUS_UNKNOWN 2
 
 struct ctx {
 	bool dry_run;
@@ -58,7 +62,8 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  online    anti-spoofing rules, neighbour, link up, routes, gateway, hotplug-status\n"
 		"  offline   remove all of it (also when the interface is already gone)\n"
-		"  status    print each item online sets up as present or missing; exit 0 if all present\n"
+		"  status    print each item online sets up as ok, differs or missing, and what defeats it;\n"
+		"            exit 0 all ok, 1 something wrong, 2 could not check\n"
 		"  add, remove, and type_if=tap: nothing to do\n"
 		"\n"
 		"Options:\n"
@@ -372,7 +377,8 @@ static int run(struct ctx *c, int argc, char **argv)
 		return log_error_errno(r, "cannot plan %s", vif_cmd_to_string(c->in.cmd));
 	ac.plan = &c->plan;
 
-	if (c->dry_run) {
+	/* status changes nothing anyway: -n does not turn it into a plan. */
+	if (c->dry_run && c->in.cmd != VIF_CMD_STATUS) {
 		printf("vif-route-qubes %s %s: would do, in order:\n", vif_cmd_to_string(c->in.cmd), c->in.ifname);
 		apply_print_dry_run(&c->plan);
 		return 0;
@@ -381,12 +387,10 @@ static int run(struct ctx *c, int argc, char **argv)
 	warn_if_nftables();
 
 	if (c->in.cmd == VIF_CMD_STATUS) {
-		r = apply_status(&ac);
+		r = status_report(&ac);
 		if (r < 0)
 			return log_error_errno(r, "cannot read the state of %s", c->in.ifname);
-		if (r > 0)
-			return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "%s: %d item(s) missing", c->in.ifname, r);
-		return 0;
+		return r > 0 ? EXIT_STATUS_WRONG : 0;
 	}
 
 	r = apply_plan(&ac);
@@ -406,7 +410,9 @@ static int report_result(struct ctx *c, int r)
 	int k;
 
 	if (r >= 0)
-		return EXIT_SUCCESS;
+		return r;
+	if (c->in.cmd == VIF_CMD_STATUS)
+		return EXIT_STATUS_UNKNOWN;
 	if (c->in.cmd != VIF_CMD_ONLINE || c->dry_run || c->nothing_to_do || !c->in.xenbus_path[0])
 		return EXIT_FAILURE;
 	msg = log_last_error();

@@ -704,29 +704,68 @@ START_TEST(test_status)
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
 	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status 2>/dev/null", prog), 1);
-	assert_contains(out, "missing  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP");
+	assert_contains(out, "missing  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
 	free(out);
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status", prog), 0);
-	ck_assert_msg(!strstr(out, "missing"), "after online:\n%s", out);
-	assert_contains(out, "present  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
-	assert_contains(out, "present  rule      ip6tables raw PREROUTING ! -i vif+ -s fd09::5 -j DROP\n");
-	assert_contains(out, "present  route     10.137.0.5 dev vif3.0 scope link metric 32749\n");
-	assert_contains(out, "present  route     fd09::5 dev vif3.0 metric 32749\n");
-	assert_contains(out, "present  address   10.137.0.1/32 dev vif3.0\n");
-	assert_contains(out, "present  address   fd09::1/128 dev vif3.0\n");
-	assert_contains(out, "present  neighbour 10.137.0.5 lladdr 00:16:3e:5e:6c:00 dev vif3.0 PERMANENT\n");
-	assert_contains(out, "present  sysctl    net.ipv4.conf.vif3.0.proxy_arp = 1\n");
-	assert_contains(out, "present  sysctl    net.ipv6.conf.vif3.0.proxy_ndp = 1\n");
-	assert_contains(out, "present  link      vif3.0 up\n");
+	ck_assert_msg(!strstr(out, "missing") && !strstr(out, "differs"), "after online:\n%s", out);
+	assert_contains(out, "ok       rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
+	assert_contains(out, "ok       rule      ip6tables raw PREROUTING ! -i vif+ -s fd09::5 -j DROP\n");
+	assert_contains(out, "ok       route     10.137.0.5 scope link metric 32749 = dev vif3.0\n");
+	assert_contains(out, "ok       route     fd09::5 metric 32749 = dev vif3.0\n");
+	assert_contains(out, "ok       address   10.137.0.1/32 dev vif3.0\n");
+	assert_contains(out, "ok       address   fd09::1/128 dev vif3.0\n");
+	assert_contains(out, "ok       neighbour 10.137.0.5 dev vif3.0 = lladdr 00:16:3e:5e:6c:00 PERMANENT\n");
+	assert_contains(out, "ok       sysctl    net.ipv4.conf.vif3.0.proxy_arp = 1\n");
+	assert_contains(out, "ok       sysctl    net.ipv6.conf.vif3.0.proxy_ndp = 1\n");
+	assert_contains(out, "ok       link      vif3.0 = up\n");
+	assert_contains(out, "ok       xenstore  backend/vif/3/0/hotplug-status = connected\n");
+	assert_contains(out, "vif3.0: all ");
 	free(out);
 
-	free(sh("ip route del 10.137.0.5 dev vif3.0 metric 32749 && iptables-legacy -t raw -D PREROUTING -s 10.137.0.5 ! -i vif+ -j DROP"));
+	/* Broken in every way status should see, the protection defeated by an
+	 * ACCEPT above it, and a stale rule of an earlier client. */
+	free(sh("ip route del 10.137.0.5 dev vif3.0 metric 32749 && "
+		"iptables-legacy -t raw -D PREROUTING -s 10.137.0.5 ! -i vif+ -j DROP && "
+		"iptables-legacy -t raw -I PREROUTING -i vif3.0 -j ACCEPT && "
+		"iptables-legacy -t raw -A PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP && "
+		"echo 0 > /proc/sys/net/ipv4/conf/vif3.0/proxy_arp && "
+		"ip neigh replace 10.137.0.5 lladdr 00:16:3e:5e:6c:99 dev vif3.0 nud permanent"));
+	tl_xs_write(XB "/hotplug-status", "error");
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status 2>/dev/null", prog), 1);
-	assert_contains(out, "missing  route     10.137.0.5 dev vif3.0 scope link metric 32749\n");
+	assert_contains(out, "missing  route     10.137.0.5 scope link metric 32749 = dev vif3.0\n");
 	assert_contains(out, "missing  rule      iptables raw PREROUTING ! -i vif+ -s 10.137.0.5 -j DROP\n");
-	assert_contains(out, "present  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
+	assert_contains(out, "differs  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP "
+			     "(is below rule 1 that may accept its traffic, want above it)\n");
+	assert_contains(out, "defeats  rule      iptables raw PREROUTING rule 1: -i vif3.0 -j ACCEPT -- above vif3.0's "
+			     "anti-spoofing rules\n");
+	assert_contains(out, "stale    rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP -- for an "
+			     "address vif3.0's client does not have\n");
+	assert_contains(out, "differs  sysctl    net.ipv4.conf.vif3.0.proxy_arp (is 0, want 1)\n");
+	assert_contains(out, "differs  neighbour 10.137.0.5 dev vif3.0 (is lladdr 00:16:3e:5e:6c:99 PERMANENT, "
+			     "want lladdr 00:16:3e:5e:6c:00 PERMANENT)\n");
+	assert_contains(out, "differs  xenstore  backend/vif/3/0/hotplug-status (is error, want connected)\n");
+	assert_contains(out, "ok       rule      ip6tables raw PREROUTING ! -i vif+ -s fd09::5 -j DROP\n");
+	assert_contains(out, "vif3.0: 8 of ");
+	free(out);
+
+	/* online repairs all of it and puts its rules above the ACCEPT. */
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3 "-A PREROUTING -i vif3.0 -j ACCEPT\n");
+	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status", prog), 0);
+	free(out);
+
+	/* -n changes nothing for status: it is still status. */
+	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s -n status", prog), 0);
+	assert_contains(out, "ok       rule      ");
+	ck_assert_msg(!strstr(out, "would do"), "-n status printed a plan:\n%s", out);
+	free(out);
+
+	/* Nothing to compare with: could not check. */
+	ck_assert_int_eq(tl_run(&out, "XENSTORED_PATH=/nonexistent vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status "
+				"2>/dev/null", prog),
+			 2);
 }
 END_TEST
 
@@ -847,12 +886,12 @@ START_TEST(test_route_exists_elsewhere)
 		"ip route add 10.137.0.5 dev vif3.1 scope link metric 32749"));
 	before = vifenv_state(true);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 1);
-	assert_contains(err, "exists via another interface");
+	assert_contains(err, "exists via vif3.1");
 	after = vifenv_state(true);
 	vifenv_assert_same(before, after, "route via another interface");
 	msg = tl_xs_read(XB "/hotplug-error");
 	assert_contains(msg, "online vif3.0: add route 10.137.0.5 dev vif3.0 scope link metric 32749: a route to "
-			     "10.137.0.5 with metric 32749 exists via another interface");
+			     "10.137.0.5 with metric 32749 exists via vif3.1");
 	assert_xs(XB "/hotplug-status", "error");
 }
 END_TEST

@@ -1,0 +1,225 @@
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "antispoof_ipt.h"
+#include "log.h"
+#include "nl.h"
+#include "status.h"
+#include "sysctl.h"
+#include "util.h"
+#include "xs.h"
+
+struct tally {
+	unsigned n;     /* items looked at */
+	unsigned wrong; /* differs, missing, defeats, stale */
+};
+
+/* "WORD     WHAT      TEXT": the one format of every line. */
+static void line(struct tally *t, const char *word, const char *what, const char *fmt, ...) _printf_(4, 5);
+
+static void line(struct tally *t, const char *word, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-8s %-9s ", word, what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (!streq(word, "skipped"))
+		t->n++;
+	if (!streq(word, "ok") && !streq(word, "skipped"))
+		t->wrong++;
+}
+
+/* ok "NAME = WANT", differs "NAME (is IS, want WANT)", or missing. */
+static void item(struct tally *t, const char *what, const char *name, const char *want, const char *is, bool missing)
+{
+	if (missing)
+		line(t, "missing", what, "%s%s%s", name, want[0] ? " = " : "", want);
+	else if (!is)
+		line(t, "ok", what, "%s%s%s", name, want[0] ? " = " : "", want);
+	else
+		line(t, "differs", what, "%s (is %s, want %s)", name, is, want);
+}
+
+static const char *ifname_of(int ifindex, char buf[static IF_NAMESIZE])
+{
+	if (!if_indextoname((unsigned)ifindex, buf))
+		snprintf(buf, IF_NAMESIZE, "#%d", ifindex);
+	return buf;
+}
+
+static int check_rules(struct apply_ctx *c, const struct action *a, struct tally *t)
+{
+	const struct plan *p = c->plan;
+	const char *ifn = p->in->ifname;
+	const char *cmd = a->family == AF_INET ? "iptables" : "ip6tables";
+	_cleanup_free_ struct ipt_rule_view *rules = NULL;
+	struct antispoof_report rep;
+	bool shown[8] = {};
+	size_t n = 0;
+	int r;
+
+	r = ipt_antispoof_rules(a->family, &rules, &n);
+	if (r < 0)
+		return r;
+	r = antispoof_check(rules, n, a->family, ifn, p->addrs, p->n_addrs, &rep);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < rep.n; i++) {
+		const struct antispoof_item *it = &rep.item[i];
+		char rule[160], name[200];
+
+		snprintf(name, sizeof(name), "%s raw PREROUTING %s", cmd,
+			 ipt_drop_rule_to_string(&it->rule, rule, sizeof(rule)));
+		if (it->present && it->defeated_by >= 0) {
+			char is[64];
+
+			snprintf(is, sizeof(is), "below rule %ld that may accept its traffic", it->defeated_by + 1);
+			item(t, "rule", name, "above it", is, false);
+		} else
+			item(t, "rule", name, "", NULL, !it->present);
+	}
+	/* What defeats them, each once. */
+	for (unsigned i = 0; i < rep.n; i++) {
+		long d = rep.item[i].defeated_by;
+		char text[160];
+
+		if (d < 0 || (d < 8 && shown[d]))
+			continue;
+		if (d < 8)
+			shown[d] = true;
+		line(t, "defeats", "rule", "%s raw PREROUTING rule %ld: %s -- above %s's anti-spoofing rules", cmd,
+		     d + 1, ipt_rule_view_to_string(&rules[d], text, sizeof(text)), ifn);
+	}
+	for (size_t i = 0; i < rep.n_stale; i++) {
+		char text[160];
+
+		line(t, "stale", "rule", "%s raw PREROUTING %s -- for an address %s's client does not have", cmd,
+		     ipt_rule_view_to_string(&rules[rep.stale[i]], text, sizeof(text)), ifn);
+	}
+	antispoof_report_done(&rep);
+	return 0;
+}
+
+static int check_action(struct apply_ctx *c, const struct action *a, struct tally *t)
+{
+	const struct vif_input *in = c->plan->in;
+	const char *ifn = in->ifname;
+	const struct vif_facts *f = &c->f;
+	char addr[IP_ADDR_STRLEN], mac[18], name[160], is[96];
+	int r = 0;
+
+	if (a->has_addr)
+		ip_addr_to_string(&a->addr, addr);
+
+	switch (a->type) {
+	case ACT_RENAME:
+		item(t, "interface", ifn, "", f->found_as_vif ? in->vif : NULL, f->ifindex == 0);
+		break;
+	case ACT_SYSCTL: {
+		char val[32];
+
+		snprintf(name, sizeof(name), "net.%s.conf.%s.%s", a->family == AF_INET ? "ipv4" : "ipv6", ifn, a->key);
+		r = f->ifindex ? sysctl_if_read(a->family, ifn, a->key, val, sizeof(val)) : -ENODEV;
+		if (r < 0 && r != -ENOENT && r != -ENODEV)
+			return r;
+		item(t, "sysctl", name, a->value, r == 0 && !streq(val, a->value) ? val : NULL, r < 0);
+		return 0;
+	}
+	case ACT_ANTISPOOF:
+		return check_rules(c, a, t);
+	case ACT_NEIGH: {
+		struct mac_addr cur;
+		bool perm = false;
+
+		snprintf(name, sizeof(name), "%s dev %s", addr, ifn);
+		snprintf(is, sizeof(is), "lladdr %s PERMANENT", mac_to_string(&in->mac, mac));
+		r = f->ifindex ? nlr_neigh_get(c->nl, f->ifindex, &a->addr, &cur, &perm) : -ENOENT;
+		if (r < 0 && r != -ENOENT && r != -ENODEV)
+			return r;
+		if (r == 0 && (!perm || memcmp(&cur, &in->mac, sizeof(cur)) != 0)) {
+			char now[64];
+
+			snprintf(now, sizeof(now), "lladdr %s%s", mac_to_string(&cur, mac), perm ? " PERMANENT" : "");
+			item(t, "neighbour", name, is, now, false);
+		} else
+			item(t, "neighbour", name, is, NULL, r < 0);
+		return 0;
+	}
+	case ACT_LINK:
+		item(t, "link", ifn, "up", f->ifindex && !f->link_up ? "down" : NULL, f->ifindex == 0);
+		break;
+	case ACT_ROUTE: {
+		int oif = 0;
+
+		snprintf(name, sizeof(name), "%s%s metric %u", addr, a->family == AF_INET ? " scope link" : "",
+			 in->metric);
+		snprintf(is, sizeof(is), "dev %s", ifn);
+		r = f->ifindex ? nlr_route_exists(c->nl, f->ifindex, &a->addr, in->metric) : 0;
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			char other[IF_NAMESIZE], now[IF_NAMESIZE + 8];
+
+			r = nlr_route_oif(c->nl, &a->addr, in->metric, &oif);
+			if (r < 0 && r != -ENOENT)
+				return r;
+			if (r == 0) {
+				snprintf(now, sizeof(now), "dev %s", ifname_of(oif, other));
+				item(t, "route", name, is, now, false);
+			} else
+				item(t, "route", name, is, NULL, true);
+		} else
+			item(t, "route", name, is, NULL, false);
+		return 0;
+	}
+	case ACT_ADDR:
+		snprintf(name, sizeof(name), "%s/%u dev %s", addr, ip_addr_host_prefixlen(&a->addr), ifn);
+		r = f->ifindex ? nlr_addr_exists(c->nl, f->ifindex, &a->addr) : 0;
+		if (r < 0)
+			return r;
+		item(t, "address", name, "", NULL, r == 0);
+		return 0;
+	case ACT_XS_STATUS: {
+		_cleanup_free_ char *v = NULL;
+
+		if (!c->xs)
+			return -ENOTCONN;
+		snprintf(name, sizeof(name), "%s/hotplug-status", in->xenbus_path);
+		r = xsh_read_at(c->xs, in->xenbus_path, "hotplug-status", &v);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		item(t, "xenstore", name, "connected", r == 0 && !streq(v, "connected") ? v : NULL, r < 0);
+		return 0;
+	}
+	case ACT_SKIP:
+		line(t, "skipped", "", "%s", a->note);
+		break;
+	default: /* hooks and conntrack leave nothing to look at */
+		break;
+	}
+	return 0;
+}
+
+int status_report(struct apply_ctx *c)
+{
+	struct tally t = {};
+
+	if (c->f.ifindex == 0 && !c->plan->in->rename)
+		line(&t, "missing", "interface", "%s", c->plan->in->ifname);
+	for (unsigned i = 0; i < c->plan->n; i++) {
+		int r = check_action(c, &c->plan->actions[i], &t);
+
+		if (r < 0)
+			return r;
+	}
+	if (t.wrong)
+		printf("%s: %u of %u items wrong\n", c->plan->in->ifname, t.wrong, t.n);
+	else
+		printf("%s: all %u items ok\n", c->plan->in->ifname, t.n);
+	return (int)t.wrong;
+}
