@@ -9,6 +9,12 @@ static bool log_syslog;
 static int log_max_level = LOG_INFO;
 static char last_error[512];
 static bool demote_errors;
+static char log_prefix[64];
+
+void log_set_prefix(const char *prefix)
+{
+	snprintf(log_prefix, sizeof(log_prefix), "%s", prefix ? prefix : "");
+}
 
 void log_demote_errors(bool on)
 {
@@ -54,8 +60,9 @@ int log_full(int level, int r, const char *fmt, ...)
 	if (level > log_max_level && level > LOG_ERR)
 		return r < 0 ? -e : r;
 
+	n = (size_t)snprintf(msg, sizeof(msg), "%s", log_prefix);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
 	n = strlen(msg);
 	if (r < 0 && !synthetic && n < sizeof(msg))
@@ -77,6 +84,25 @@ int log_full(int level, int r, const char *fmt, ...)
 	}
 	errno = saved_errno;
 	return r < 0 ? -e : r;
+}
+
+void log_note(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	size_t n;
+
+	n = (size_t)snprintf(msg, sizeof(msg), "%s", log_prefix);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (log_max_level >= LOG_DEBUG)
+		fprintf(stderr, "%s: %s\n", log_ident, msg);
+	if (log_syslog)
+		syslog(LOG_INFO, "%s", msg);
 }
 
 const char *log_last_error(void)

@@ -12,6 +12,14 @@ void log_open(const char *ident, bool use_syslog);
 void log_set_max_level(int level); /* LOG_INFO by default, LOG_DEBUG with -v */
 int log_get_max_level(void);
 
+/* Put before every message from now on, e.g. "online vif3.0: ", so each
+ * line (stderr, syslog, hotplug-error) says which run it belongs to. */
+void log_set_prefix(const char *prefix);
+
+/* The one line a run leaves when all went well: to syslog at LOG_INFO,
+ * to stderr only with -v (a quiet success for the toolstack's log). */
+void log_note(const char *fmt, ...) _printf_(1, 2);
+
 /* Logs at level; returns r (so "return log_..." works). */
 int log_full(int level, int r, const char *fmt, ...) _printf_(3, 4);
 

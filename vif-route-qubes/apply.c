@@ -363,8 +363,7 @@ static int run_plan(struct apply_ctx *c, struct done *done)
 		log_debug("%s", action_describe(p, a, buf, sizeof(buf)));
 #if ENABLE_FAULT_INJECTION
 		if ((int)i == c->fault_step) {
-			r = log_error_errno(SYNTHETIC_ERRNO(EIO), "%s %s: %s: injected fault (step %u)",
-					    vif_cmd_to_string(p->cmd), p->in->ifname,
+			r = log_error_errno(SYNTHETIC_ERRNO(EIO), "%s: injected fault (step %u)",
 					    action_describe(p, a, buf, sizeof(buf)), i);
 			rollback(c, done, i);
 			return r;
@@ -379,20 +378,17 @@ static int run_plan(struct apply_ctx *c, struct done *done)
 			continue;
 		if (p->cmd == VIF_CMD_ONLINE) {
 			if (c->detail[0])
-				r = log_error_errno(SYNTHETIC_ERRNO(errno_from_synthetic(r)), "%s %s: %s: %s",
-						    vif_cmd_to_string(p->cmd), p->in->ifname,
+				r = log_error_errno(SYNTHETIC_ERRNO(errno_from_synthetic(r)), "%s: %s",
 						    action_describe(p, a, buf, sizeof(buf)), c->detail);
 			else
-				r = log_error_errno(r, "%s %s: %s", vif_cmd_to_string(p->cmd), p->in->ifname,
-						    action_describe(p, a, buf, sizeof(buf)));
+				r = log_error_errno(r, "%s", action_describe(p, a, buf, sizeof(buf)));
 			/* A step that failed half-way (hooks cut off by the
 			 * deadline) is undone with the rest. */
 			rollback(c, done, done[i].changed ? i + 1 : i);
 			return r;
 		}
 		/* offline never stops at a piece it cannot remove. */
-		log_warning_errno(r, "%s %s: %s, ignoring", vif_cmd_to_string(p->cmd), p->in->ifname,
-				  action_describe(p, a, buf, sizeof(buf)));
+		log_warning_errno(r, "%s, ignoring", action_describe(p, a, buf, sizeof(buf)));
 	}
 	return 0;
 }

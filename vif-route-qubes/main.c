@@ -306,12 +306,46 @@ static int read_inputs(struct ctx *c)
 	r = c->xs ? read_store(c) : -ENOTCONN;
 	log_demote_errors(false);
 	if (r < 0 && offline) {
-		log_warning("offline %s: going on with what the kernel holds for it", c->in.vif);
+		log_warning("going on with what the kernel holds for %s", c->in.vif);
 		c->in = env_only;
 		strcpy(c->in.type, "vif");
 		return 0;
 	}
 	return r;
+}
+
+/* "online vif3.0: " on every line of the run; the vif as given, since
+ * an invalid one is what the error will be about. */
+static void set_log_prefix(const struct ctx *c)
+{
+	char prefix[64];
+
+	if (c->vif_env && *c->vif_env)
+		snprintf(prefix, sizeof(prefix), "%s %.16s: ", vif_cmd_to_string(c->in.cmd), c->vif_env);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: ", vif_cmd_to_string(c->in.cmd));
+	log_set_prefix(prefix);
+}
+
+/* The one line a successful online or offline leaves in syslog. */
+static void note_done(const struct ctx *c)
+{
+	const struct plan *p = &c->plan;
+	char addrs[PLAN_MAX_ADDRS * (IP_ADDR_STRLEN + 1)] = "";
+	size_t off = 0;
+
+	for (unsigned i = 0; i < p->n_addrs && off < sizeof(addrs); i++) {
+		char a[IP_ADDR_STRLEN];
+
+		off += (size_t)snprintf(addrs + off, sizeof(addrs) - off, "%s%s", i ? " " : "",
+					ip_addr_to_string(&p->addrs[i], a));
+	}
+	if (c->in.cmd == VIF_CMD_ONLINE)
+		log_note("%s connected for %s (anti-spoofing: x_tables raw tables)", c->in.ifname,
+			 p->n_addrs ? addrs : "no address: all its traffic dropped");
+	else
+		log_note("%s removed, addresses %s (anti-spoofing: x_tables raw tables)", c->in.ifname,
+			 p->n_addrs ? addrs : "none");
 }
 
 static int run(struct ctx *c, int argc, char **argv)
@@ -322,8 +356,9 @@ static int run(struct ctx *c, int argc, char **argv)
 	r = parse_argv(c, argc, argv);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	set_log_prefix(c);
 	if (c->nothing_to_do) {
-		log_debug("%s: nothing to do", vif_cmd_to_string(c->in.cmd));
+		log_debug("nothing to do");
 		return 0;
 	}
 	c->deadline = now_ms() + c->timeout_ms;
@@ -396,7 +431,7 @@ static int run(struct ctx *c, int argc, char **argv)
 	r = apply_plan(&ac);
 	if (r < 0)
 		return r;
-	log_debug("%s %s: done", vif_cmd_to_string(c->in.cmd), c->in.ifname);
+	note_done(c);
 	return 0;
 }
 

@@ -290,3 +290,43 @@ int tl_main(Suite *s, bool needs_root)
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+int tl_syslog_capture(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	free(tl_sh("mkdir -p /tmp/qvt-dev && mount --rbind /dev /tmp/qvt-dev && "
+		   "mount -t tmpfs -o mode=755 tmpfs /dev && "
+		   "for n in null zero full random urandom tty ptmx; do "
+		   "touch /dev/$n && mount --bind /tmp/qvt-dev/$n /dev/$n; done && "
+		   "for d in pts shm mqueue; do if [ -d /tmp/qvt-dev/$d ]; then "
+		   "mkdir /dev/$d && mount --rbind /tmp/qvt-dev/$d /dev/$d; fi; done && "
+		   "ln -s /proc/self/fd /dev/fd && ln -s /proc/self/fd/0 /dev/stdin && "
+		   "ln -s /proc/self/fd/1 /dev/stdout && ln -s /proc/self/fd/2 /dev/stderr"));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_msg(fd >= 0, "socket: %m");
+	strcpy(sa.sun_path, "/dev/log");
+	ck_assert_msg(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind /dev/log: %m");
+	return fd;
+}
+
+char *tl_syslog_read(int fd)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	ck_assert_ptr_nonnull(f);
+	for (;;) {
+		char buf[2048];
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		buf[n] = 0;
+		fprintf(f, "%s\n", buf);
+	}
+	fclose(f);
+	return out;
+}

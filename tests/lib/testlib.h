@@ -32,6 +32,14 @@ void tl_xs_write(const char *path, const char *value);
 char *tl_xs_read(const char *path); /* NULL when absent */
 void tl_xs_rm(const char *path);
 
+/* Inside this test's own mount namespace: a fresh /dev (the host's nodes
+ * bound back in) with a syslog socket at /dev/log, so what the programs
+ * send to syslog can be read. Returns the socket. */
+int tl_syslog_capture(void);
+/* The messages received so far ("<PRI>date ident[pid]: text"), one per
+ * line; malloc'd. */
+char *tl_syslog_read(int fd);
+
 /* Path of a built program, from the environment variable named var (set by
  * meson's test env). Aborts the test when unset. */
 const char *tl_prog(const char *var);

@@ -696,6 +696,43 @@ START_TEST(test_vifname_of_another_vif)
 }
 END_TEST
 
+/* A run leaves one line in syslog: what it did, or why it failed, with
+ * "online VIF:" in front; and nothing on stderr when it went well. */
+START_TEST(test_syslog_line_per_run)
+{
+	_cleanup_free_ char *log = NULL, *err = NULL;
+	int fd = tl_syslog_capture();
+
+	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 0);
+	ck_assert_str_eq(err, "");
+	log = tl_syslog_read(fd);
+	ck_assert_msg(count(log, "\n") == 1, "not one line:\n%s", log);
+	assert_contains(log, "vif-route-qubes[");
+	assert_contains(log, "]: online vif3.0: vif3.0 connected for 10.137.0.5 fd09::5 "
+			     "(anti-spoofing: x_tables raw tables)\n");
+	free(log);
+	free(err);
+
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, &err), 0);
+	ck_assert_str_eq(err, "");
+	log = tl_syslog_read(fd);
+	ck_assert_msg(count(log, "\n") == 1, "not one line:\n%s", log);
+	assert_contains(log, "]: offline vif3.0: vif3.0 removed, addresses 10.137.0.5 fd09::5");
+	free(log);
+	free(err);
+
+	/* A failure: the error, which says which run it was. */
+	tl_xs_write(XB "/mac", "zz");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 1);
+	log = tl_syslog_read(fd);
+	ck_assert_msg(count(log, "\n") == 1, "not one line:\n%s", log);
+	assert_contains(log, "]: online vif3.0: invalid backend/vif/3/0/mac 'zz'");
+	assert_contains(err, "online vif3.0: invalid backend/vif/3/0/mac 'zz'");
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_status)
 {
 	_cleanup_free_ char *out = NULL;
@@ -947,6 +984,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_dry_run);
+	tcase_add_test(tc, test_syslog_line_per_run);
 	tcase_add_test(tc, test_nothing_to_do);
 	tcase_add_test(tc, test_usage_errors);
 	suite_add_tcase(s, tc);
