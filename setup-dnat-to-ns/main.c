@@ -4,15 +4,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "caps.h"
 #include "config.h"
 #include "deadline.h"
 #include "dnat_apply.h"
@@ -146,18 +145,6 @@ check:
 	if (c->dns2_arg && !c->dns1_arg)
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--dns2 needs --dns1");
 	return 0;
-}
-
-/* 1 when this process holds CAP_NET_ADMIN (which reading and replacing an
- * x_tables table takes), 0 when not, < 0 when that cannot be told. */
-static int have_net_admin(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
-
-	if (syscall(SYS_capget, &h, d) < 0)
-		return negative_errno();
-	return (d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective & CAP_TO_MASK(CAP_NET_ADMIN)) != 0;
 }
 
 static int parse_dns(const char *value, const char *what, struct in_addr *ret)
