@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "apply.h"
+#include "caps.h"
 #include "config.h"
 #include "deadline.h"
 #include "flock.h"
@@ -362,6 +363,10 @@ static int run(struct ctx *c, int argc, char **argv)
 		return 0;
 	}
 	c->deadline = now_ms() + c->timeout_ms;
+	if (!c->dry_run && have_net_admin() == 0)
+		return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+				       "needs root (CAP_NET_ADMIN) to %s a vif's links, routes and rules",
+				       c->in.cmd == VIF_CMD_STATUS ? "read" : "change");
 
 	r = read_inputs(c);
 	if (r != 0)

@@ -844,7 +844,7 @@ END_TEST
 
 START_TEST(test_usage_errors)
 {
-	_cleanup_free_ char *err = NULL;
+	_cleanup_free_ char *err = NULL, *before = NULL, *after = NULL;
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "", &err), 1);
 	assert_contains(err, "no command given");
@@ -866,6 +866,24 @@ START_TEST(test_usage_errors)
 	free(err);
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "--help", &err), 0);
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "--version", NULL), 0);
+	/* Without root: say so, change nothing (status: could not check). */
+	before = vifenv_state(true);
+	ck_assert_int_eq(tl_run(NULL, "setpriv --reuid=65534 --regid=65534 --clear-groups env vif=vif3.0 "
+				"XENBUS_PATH=backend/vif/3/0 %s " ONLINE " 2>/tmp/qvt-err",
+				tl_prog("VIF_ROUTE_QUBES")),
+			 1);
+	err = sh("cat /tmp/qvt-err");
+	ck_assert_str_eq(err, "vif-route-qubes: error: online vif3.0: needs root (CAP_NET_ADMIN) to change a vif's "
+			      "links, routes and rules\n");
+	free(err);
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "online without root");
+	ck_assert_int_eq(tl_run(NULL, "setpriv --reuid=65534 --regid=65534 --clear-groups env vif=vif3.0 "
+				"XENBUS_PATH=backend/vif/3/0 %s status >/dev/null 2>&1",
+				tl_prog("VIF_ROUTE_QUBES")),
+			 2);
+	assert_xs(XB "/hotplug-status", NULL);
+	err = NULL;
 	/* NAME=VALUE arguments set the variables, as Xen's scripts export them. */
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "online type_if=vif vif=vif3.0 XENBUS_PATH=backend/vif/3/0", NULL), 0);
 	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
