@@ -9,18 +9,41 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-scripts/install-deps.sh
-[ -d build-demo ] || meson setup build-demo --buildtype=release -Dtests=disabled >/dev/null
-ninja -C build-demo >/dev/null
+# quiet CMD...: CMD's output only when it fails -- then all of it.
+quiet() {
+	local log rc=0
+	log=$(mktemp /tmp/qvt-demo-log.XXXXXX)
+	"$@" >"$log" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$log" >&2
+		echo "demo: '$*' failed (exit $rc)" >&2
+	fi
+	rm -f "$log"
+	return "$rc"
+}
+
+# QVT_DEMO_BUILD: an existing build to use (the tests run the demo on theirs).
+build=${QVT_DEMO_BUILD:-$top/build-demo}
+quiet scripts/install-deps.sh
+if [ ! -f "$build/build.ninja" ]; then
+	[ "$build" != "$top/build-demo" ] || rm -rf "$build" # half made by an interrupted run
+	quiet meson setup "$build" --buildtype=release -Dtests=disabled
+fi
+quiet ninja -C "$build"
 
 # shellcheck source=qubesnet.sh
 source scripts/qubesnet.sh
-QNET_BUILD=$top/build-demo
-QNET_P=qvt-demo
+QNET_BUILD=$build
+QNET_P=${QVT_DEMO_PREFIX:-qvt-demo}
 trap qnet_down EXIT
 qnet_down # leftovers of an interrupted run
 
-bold=$'\033[1m' dim=$'\033[2m' off=$'\033[0m'
+# Colours for a terminal only, never into a pipe or a file.
+if [ -t 1 ]; then
+	bold=$'\033[1m' dim=$'\033[2m' off=$'\033[0m'
+else
+	bold= dim= off=
+fi
 section() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
 say() { printf '%s\n' "$*"; }
 # show DOMAIN CMD...: the command as typed in that VM, and its output.
@@ -51,7 +74,7 @@ from the NetworkManager dispatcher hook.
 EOF
 say ""
 say "Building it ..."
-qnet_up >/dev/null 2>&1 || { say "building the network failed"; exit 1; }
+quiet qnet_up || { say "building the network failed"; exit 1; }
 say "done."
 
 section "What the toolstack wrote for sys-firewall's clients (its xenstore)"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# The demo, the main job, as a user runs it: into a pipe (no colour codes),
+# to the end, with what it shows; and a build that fails must show why.
+#   QNET_BUILD=<build dir> tests/e2e/demo-test.sh
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+: "${QNET_BUILD:?set QNET_BUILD to a build directory}"
+
+if [ "$(id -u)" -ne 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		echo "Bail out! needs root, and CI=true forbids skipping"
+		exit 1
+	fi
+	echo "1..0 # SKIP needs root"
+	exit 0
+fi
+
+n=0
+failed=0
+check() {
+	local desc=$1 out
+	shift
+	n=$((n + 1))
+	if out=$("$@" 2>&1); then
+		echo "ok $n - $desc"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $desc"
+		printf '%s\n' "$out" | sed 's/^/# /'
+	fi
+}
+
+scratch=$(mktemp -d /tmp/qvt-demo-test.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+
+t_build_error_shown() {
+	local out rc=0
+	mkdir -p "$scratch/bin"
+	printf '#!/bin/sh\necho "ERROR: FAKE-BUILD-ERROR in meson.build:1"\nexit 1\n' >"$scratch/bin/meson"
+	chmod +x "$scratch/bin/meson"
+	out=$(PATH="$scratch/bin:$PATH" QVT_DEMO_BUILD="$scratch/nobuild" QVT_DEMO_PREFIX=qvt-dt-$$ \
+		"$top/scripts/demo.sh" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || { echo "the demo went on after a failed build"; return 1; }
+	grep -q FAKE-BUILD-ERROR <<<"$out" || { echo "the build error was hidden:"; echo "$out"; return 1; }
+}
+
+t_demo_through_a_pipe() {
+	local out rc=0
+	out=$(QVT_DEMO_BUILD="$QNET_BUILD" QVT_DEMO_PREFIX=qvt-dt-$$ "$top/scripts/demo.sh" 2>&1 | cat) || rc=$?
+	[ "$rc" -eq 0 ] || { echo "exit $rc:"; echo "$out"; return 1; }
+	if grep -q $'\033' <<<"$out"; then
+		echo "colour codes in a pipe:"
+		grep -n $'\033' <<<"$out" | cat -v | head -5
+		return 1
+	fi
+	for want in "== A ping from work to the internet" "no answer" "the chain already holds\|exits 100" \
+		"== Tearing everything down" "namespaces, daemons and files removed."; do
+		grep -q -- "$want" <<<"$out" || { echo "missing '$want' in:"; echo "$out"; return 1; }
+	done
+	! ip netns list | grep -q "qvt-dt-$$" || { echo "namespaces left behind"; return 1; }
+}
+
+check "a build error is shown, and the demo stops" t_build_error_shown
+check "the demo runs to the end into a pipe, without colour codes, and cleans up" t_demo_through_a_pipe
+
+echo "1..$n"
+exit $((failed > 0))
