@@ -37,7 +37,8 @@ check() {
 	local desc=$1 out
 	shift
 	n=$((n + 1))
-	if out=$("$@" 2>&1); then
+	rm -f "$QNET_DIR/check-failed"
+	if out=$("$@" 2>&1) && [ ! -e "$QNET_DIR/check-failed" ]; then
 		echo "ok $n - $desc"
 	else
 		failed=$((failed + 1))
@@ -46,7 +47,8 @@ check() {
 	fi
 }
 
-fail() { echo "$*"; return 1; }
+# Every fail counts, also one a later command's status would hide.
+fail() { echo "$*"; : >"$QNET_DIR/check-failed"; return 1; }
 pings() { qnet_exec "$1" ping -c 1 -W 2 "${@:2}" >/dev/null 2>&1; }
 no_ping() { ! qnet_exec "$1" ping -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
 # resolve CLIENT SERVER [dig options]: the answer for QNET_NAME, or nothing
@@ -225,6 +227,35 @@ t_no_ipv6_client() {
 	[ "$drops1" -gt "$drops0" ] || fail "the IPv6 drop-all counter did not rise"
 }
 
+# A client whose vif has no address (ip empty) sends nothing at all: not
+# with its old address, not with another client's, not to its gateway.
+t_empty_ip_drops_all() {
+	local d4 d6 up0
+	qnet_vif sys-firewall 4 offline || fail "offline failed"
+	qnet_xs sys-firewall xenstore-write backend/vif/4/0/ip ""
+	qnet_vif sys-firewall 4 online || fail "online with no address failed"
+	d4=$(raw_drops sys-firewall ipv4 "DROP +(all|0) +-- +vif4.0 +\\* +0.0.0.0/0 ")
+	[ -n "$d4" ] || fail "no '-i vif4.0 -j DROP' in the IPv4 raw table"
+	d6=$(raw_drops sys-firewall ipv6 "DROP +(all|0) +(-- +)?vif4.0 +\\* +::/0 ")
+	[ -n "$d6" ] || fail "no '-i vif4.0 -j DROP' in the IPv6 raw table"
+	# No answer could come back (no route to it): what counts is that
+	# nothing it sent went on, with its old address or work's.
+	up0=$(qnet_seen upstream "$QNET_NET_WAN")
+	no_ping untrusted "$QNET_HOST" || fail "untrusted (no address assigned) reached $QNET_HOST"
+	no_ping untrusted "$QNET_FW_GW" || fail "untrusted (no address assigned) reached its gateway"
+	qnet_exec untrusted ip addr add "$QNET_WORK_IP/32" dev eth0
+	no_ping untrusted -I "$QNET_WORK_IP" "$QNET_HOST" || fail "untrusted reached $QNET_HOST with work's address"
+	qnet_exec untrusted ip addr del "$QNET_WORK_IP/32" dev eth0
+	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$up0" "packets reaching upstream from a vif with no address"
+	[ "$(raw_drops sys-firewall ipv4 "DROP +(all|0) +-- +vif4.0 +\\* +0.0.0.0/0 ")" -ge $((${d4:-0} + 3)) ] 2>/dev/null ||
+		fail "the '-i vif4.0 -j DROP' counter did not count the 3 pings"
+	# back to its address
+	qnet_xs sys-firewall xenstore-write backend/vif/4/0/ip "$QNET_UNTR_IP"
+	qnet_vif sys-firewall 4 offline || fail "offline failed"
+	qnet_vif sys-firewall 4 online || fail "online failed"
+	pings untrusted "$QNET_HOST" || fail "untrusted does not come back with its address"
+}
+
 # --- isolation ----------------------------------------------------------------
 
 t_client_to_client_blocked() {
@@ -309,6 +340,7 @@ check "work -> untrusted and untrusted -> work are blocked" t_client_to_client_b
 check "no TCP/UDP port of either backend answers a client (ICMP does)" t_no_port_open
 check "IPv6: work pings the host through both hops, NAT at each hop" t_ipv6_both_hops
 check "a client with no IPv6 address gets no IPv6 through" t_no_ipv6_client
+check "a vif with an empty ip lets nothing through, whatever the source address" t_empty_ip_drops_all
 check "offline removes work's rules, routes, neighbours and its traffic stops; online restores it" t_offline_and_back
 check "vif-route-qubes status finds every item in place on all three vifs" t_status_all_present
 
