@@ -6,30 +6,10 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 : "${QNET_BUILD:?set QNET_BUILD to a build directory}"
+# shellcheck source=../lib/tap.sh
+source "$here/../lib/tap.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	if [ "${CI:-}" = true ]; then
-		echo "Bail out! needs root, and CI=true forbids skipping"
-		exit 1
-	fi
-	echo "1..0 # SKIP needs root"
-	exit 0
-fi
-
-n=0
-failed=0
-check() {
-	local desc=$1 out
-	shift
-	n=$((n + 1))
-	if out=$("$@" 2>&1); then
-		echo "ok $n - $desc"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $desc"
-		printf '%s\n' "$out" | sed 's/^/# /'
-	fi
-}
+tap_require_root root
 
 scratch=$(mktemp -d /tmp/qvt-demo-test.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
@@ -64,5 +44,4 @@ t_demo_through_a_pipe() {
 check "a build error is shown, and the demo stops" t_build_error_shown
 check "the demo runs to the end into a pipe, without colour codes, and cleans up" t_demo_through_a_pipe
 
-echo "1..$n"
-exit $((failed > 0))
+tap_end

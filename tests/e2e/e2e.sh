@@ -8,16 +8,11 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../scripts/qubesnet.sh
 source "$here/../../scripts/qubesnet.sh"
+# shellcheck source=../lib/tap.sh
+source "$here/../lib/tap.sh"
 : "${QNET_BUILD:?set QNET_BUILD to a build directory}"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v dnsmasq >/dev/null || ! command -v dig >/dev/null; then
-	if [ "${CI:-}" = true ]; then
-		echo "Bail out! needs root, dnsmasq and dig, and CI=true forbids skipping"
-		exit 1
-	fi
-	echo "1..0 # SKIP needs root, dnsmasq and dig"
-	exit 0
-fi
+tap_require_root "root, dnsmasq and dig" dnsmasq dig
 
 QNET_P=qvt-e2e-$$
 trap qnet_down EXIT
@@ -29,26 +24,6 @@ if ! qnet_up >"/tmp/qvt-e2e-$$.log" 2>&1; then
 fi
 rm -f "/tmp/qvt-e2e-$$.log"
 
-n=0
-failed=0
-# check DESCRIPTION FUNCTION: one TAP line; the function's output becomes
-# diagnostics when it fails.
-check() {
-	local desc=$1 out
-	shift
-	n=$((n + 1))
-	rm -f "$QNET_DIR/check-failed"
-	if out=$("$@" 2>&1) && [ ! -e "$QNET_DIR/check-failed" ]; then
-		echo "ok $n - $desc"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $desc"
-		printf '%s\n' "$out" | sed 's/^/# /'
-	fi
-}
-
-# Every fail counts, also one a later command's status would hide.
-fail() { echo "$*"; : >"$QNET_DIR/check-failed"; return 1; }
 pings() { qnet_exec "$1" ping -c 1 -W 2 "${@:2}" >/dev/null 2>&1; }
 no_ping() { ! qnet_exec "$1" ping -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
 # resolve CLIENT SERVER [dig options]: the answer for QNET_NAME, or nothing
@@ -344,5 +319,4 @@ check "a vif with an empty ip lets nothing through, whatever the source address"
 check "offline removes work's rules, routes, neighbours and its traffic stops; online restores it" t_offline_and_back
 check "vif-route-qubes status finds every item in place on all three vifs" t_status_all_present
 
-echo "1..$n"
-exit $((failed > 0))
+tap_end

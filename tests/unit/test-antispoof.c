@@ -63,33 +63,28 @@ static const char *ops_text(const struct antispoof_ops *ops)
 	return out;
 }
 
-static const char *ensure(const struct ipt_rule_view *rules, size_t n, const char *ifname, const char *addr)
+/* The edits ensure plans (or remove, with addr as its hint), for one address or none. */
+static const char *plan_text(bool ensure, const struct ipt_rule_view *rules, size_t n, const char *ifname,
+			     const char *addr)
 {
 	struct antispoof_ops ops = {};
 	struct ip_addr a[1];
 	const char *out;
+	unsigned na = addr ? 1 : 0;
 
 	if (addr)
 		a[0] = A(addr);
-	ck_assert_int_eq(antispoof_plan_ensure(rules, n, AF_INET, ifname, a, addr ? 1 : 0, &ops), 0);
+	if (ensure)
+		ck_assert_int_eq(antispoof_plan_ensure(rules, n, AF_INET, ifname, a, na, &ops), 0);
+	else
+		ck_assert_int_eq(antispoof_plan_remove(rules, n, AF_INET, ifname, a, na, &ops), 0);
 	out = ops_text(&ops);
 	antispoof_ops_done(&ops);
 	return out;
 }
 
-static const char *remove_(const struct ipt_rule_view *rules, size_t n, const char *ifname, const char *hint)
-{
-	struct antispoof_ops ops = {};
-	struct ip_addr a[1];
-	const char *out;
-
-	if (hint)
-		a[0] = A(hint);
-	ck_assert_int_eq(antispoof_plan_remove(rules, n, AF_INET, ifname, a, hint ? 1 : 0, &ops), 0);
-	out = ops_text(&ops);
-	antispoof_ops_done(&ops);
-	return out;
-}
+#define ensure(rules, n, ifname, addr) plan_text(true, rules, n, ifname, addr)
+#define remove_(rules, n, ifname, hint) plan_text(false, rules, n, ifname, hint)
 
 #define R1(vif, a) DROP4(vif, false, a, true)
 #define R2(a) DROP4("vif+", true, a, false)
