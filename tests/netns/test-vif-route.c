@@ -865,6 +865,7 @@ START_TEST(test_usage_errors)
 	assert_contains(err, "--timeout needs seconds");
 	free(err);
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "--help", &err), 0);
+	free(err);
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "--version", NULL), 0);
 	/* Without root: say so, change nothing (status: could not check). */
 	before = vifenv_state(true);
@@ -876,6 +877,7 @@ START_TEST(test_usage_errors)
 	ck_assert_str_eq(err, "vif-route-qubes: error: online vif3.0: needs root (CAP_NET_ADMIN) to change a vif's "
 			      "links, routes and rules\n");
 	free(err);
+	err = NULL;
 	after = vifenv_state(true);
 	vifenv_assert_same(before, after, "online without root");
 	ck_assert_int_eq(tl_run(NULL, "setpriv --reuid=65534 --regid=65534 --clear-groups env vif=vif3.0 "
@@ -883,7 +885,6 @@ START_TEST(test_usage_errors)
 				tl_prog("VIF_ROUTE_QUBES")),
 			 2);
 	assert_xs(XB "/hotplug-status", NULL);
-	err = NULL;
 	/* NAME=VALUE arguments set the variables, as Xen's scripts export them. */
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "online type_if=vif vif=vif3.0 XENBUS_PATH=backend/vif/3/0", NULL), 0);
 	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
