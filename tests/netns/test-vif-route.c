@@ -561,8 +561,9 @@ START_TEST(test_xenstored_hangs)
 					sock, tl_prog("VIF_ROUTE_QUBES")),
 				 0);
 		ck_assert_msg(strstr(out, "status=1 "), "stall at %s: %s", stall_at[i], out);
-		/* 2 s for the run, 5 s at most for trying to report. */
-		ck_assert_msg(atoi(strstr(out, "ms=") + 3) < 9000, "stall at %s: %s", stall_at[i], out);
+		/* 2 s for the run, 5 s at most for trying to report, and room
+		 * for a loaded machine: far below what libxl allows (40 s). */
+		ck_assert_msg(atoi(strstr(out, "ms=") + 3) < 12000, "stall at %s: %s", stall_at[i], out);
 		err = sh("cat /tmp/qvt-err");
 		ck_assert_msg(strstr(err, "timed out"), "stall at %s: stderr:\n%s", stall_at[i], err);
 		after = vifenv_state(false);
