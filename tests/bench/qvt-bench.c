@@ -324,6 +324,8 @@ int main(int argc, char **argv)
 		die("scratch directory");
 	snprintf(path, sizeof(path), "%s/xtables.lock", workdir);
 	setenv("XTABLES_LOCKFILE", path, 1);
+	snprintf(path, sizeof(path), "%s/vif-locks", workdir);
+	setenv("VIF_ROUTE_QUBES_LOCK_DIR", path, 1);
 	sh("ip link set lo up");
 
 	on = calloc(cycles, sizeof(double));
