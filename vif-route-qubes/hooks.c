@@ -27,13 +27,15 @@ static int byte_order(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+#define HOOK_ARGS_MAX 6 /* FILE cmd ifname type [addr] NULL */
+
 /* Starts path in a process group of its own, so that a hook's children
  * can be killed with it. A file the kernel cannot execute (no "#!" line)
  * goes to the shell, as execvp() and the shell scripts did. */
-static int spawn_hook(const char *path, char *const argv[], pid_t *ret_pid)
+static int spawn_hook(const char *path, char *const argv[static HOOK_ARGS_MAX], pid_t *ret_pid)
 {
 	posix_spawnattr_t attr;
-	char *sh_argv[8];
+	char *sh_argv[HOOK_ARGS_MAX + 1];
 	int r;
 
 	r = posix_spawnattr_init(&attr);
@@ -48,7 +50,7 @@ static int spawn_hook(const char *path, char *const argv[], pid_t *ret_pid)
 		size_t n = 0;
 
 		sh_argv[n++] = (char *)SHELL;
-		for (size_t i = 0; argv[i] && n < ELEMENTSOF(sh_argv) - 1; i++)
+		for (size_t i = 0; i < HOOK_ARGS_MAX && argv[i]; i++)
 			sh_argv[n++] = argv[i];
 		sh_argv[n] = NULL;
 		r = posix_spawn(ret_pid, SHELL, NULL, &attr, sh_argv, environ);
@@ -86,7 +88,8 @@ static int wait_bounded(pid_t pid, unsigned timeout_ms, int *ret_status)
 
 /* 0 when the hook ended (whatever its result: that is only logged),
  * -ETIMEDOUT when the run's deadline stopped it. */
-static int run_one(const char *path, const char *name, char *const argv[], uint64_t deadline, unsigned per_hook_ms)
+static int run_one(const char *path, const char *name, char *const argv[static HOOK_ARGS_MAX], uint64_t deadline,
+		   unsigned per_hook_ms)
 {
 	unsigned limit = ms_left(deadline, per_hook_ms);
 	pid_t pid;
@@ -143,7 +146,7 @@ int hooks_run(const char *dir, const char *cmd, const char *ifname, const char *
 	for (int i = 0; i < n; i++) {
 		char path[4096];
 		struct stat st;
-		char *argv[] = { path, (char *)cmd, (char *)ifname, (char *)type, (char *)addr, NULL };
+		char *argv[HOOK_ARGS_MAX] = { path, (char *)cmd, (char *)ifname, (char *)type, (char *)addr, NULL };
 
 		snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
 		if (r == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0) {
