@@ -1,0 +1,266 @@
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cfg.h"
+#include "qdb.h"
+#include "util.h"
+#include "xs.h"
+
+#define QDB_SOCKET "/run/qubes/qubesdb.sock"
+#define QDB_RO_SOCKET "/run/qubes/qubesdb.ro.sock" /* R4.3 */
+#define NETVM_PREFIX "/qubes-netvm-"
+
+struct cfg {
+	enum cfg_source source; /* QUBESDB or XENSTORE */
+	struct qdb *qdb;
+	struct xsh *xs;
+	bool own_xs;
+	char socket[108];
+	char describe[140];
+	char failed[96];
+};
+
+/* The key names, the same in both sources but for QubesDB's leading "/". */
+static const char *const key_names[_CFG_KEY_MAX] = {
+	[CFG_GATEWAY] = "qubes-netvm-gateway",
+	[CFG_GATEWAY6] = "qubes-netvm-gateway6",
+	[CFG_DNS1] = "qubes-netvm-primary-dns",
+	[CFG_DNS2] = "qubes-netvm-secondary-dns",
+	[CFG_HARDEN] = "qubes-service/harden-network-interfaces",
+	[CFG_VISIBLE_IP] = "mapped-ip/%s/visible-ip",
+	[CFG_VISIBLE_GATEWAY] = "mapped-ip/%s/visible-gateway",
+};
+
+static const char *const source_names[_CFG_SOURCE_MAX] = {
+	[CFG_SOURCE_AUTO] = "auto",
+	[CFG_SOURCE_QUBESDB] = "qubesdb",
+	[CFG_SOURCE_XENSTORE] = "xenstore",
+};
+
+int cfg_source_from_string(const char *s, enum cfg_source *ret)
+{
+	for (int i = 0; i < _CFG_SOURCE_MAX; i++)
+		if (streq(s, source_names[i])) {
+			*ret = (enum cfg_source)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* The QubesDB socket to use, or NULL when there is none. */
+static const char *qubesdb_socket(void)
+{
+	const char *env = secure_getenv("QUBESDB_SOCKET");
+
+	if (env && *env)
+		return env;
+	if (exists(QDB_SOCKET))
+		return QDB_SOCKET;
+	if (exists(QDB_RO_SOCKET))
+		return QDB_RO_SOCKET;
+	return NULL;
+}
+
+int cfg_open(enum cfg_source want, struct xsh *xs, uint64_t deadline, struct cfg **ret)
+{
+	_cleanup_free_ struct cfg *c = calloc(1, sizeof(*c));
+	const char *sock = NULL;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	if (want != CFG_SOURCE_XENSTORE)
+		sock = qubesdb_socket();
+	if (want == CFG_SOURCE_QUBESDB && !sock)
+		return -ENOENT;
+
+	if (sock) {
+		c->source = CFG_SOURCE_QUBESDB;
+		snprintf(c->socket, sizeof(c->socket), "%s", sock);
+		snprintf(c->describe, sizeof(c->describe), "QubesDB (%s)", c->socket);
+		r = qdb_open(c->socket, deadline, &c->qdb);
+		if (r < 0)
+			return r;
+	} else {
+		c->source = CFG_SOURCE_XENSTORE;
+		snprintf(c->describe, sizeof(c->describe), "xenstore");
+		if (xs)
+			c->xs = xs;
+		else {
+			r = xsh_open(deadline, &c->xs);
+			if (r < 0)
+				return r;
+			c->own_xs = true;
+		}
+	}
+	*ret = c;
+	c = NULL;
+	return 0;
+}
+
+void cfg_close(struct cfg *c)
+{
+	if (!c)
+		return;
+	qdb_close(c->qdb);
+	if (c->own_xs)
+		xsh_close(c->xs);
+	free(c);
+}
+
+const char *cfg_describe(const struct cfg *c)
+{
+	return c->describe;
+}
+
+const char *cfg_source_name(const struct cfg *c)
+{
+	return c->source == CFG_SOURCE_QUBESDB ? "QubesDB" : "xenstore";
+}
+
+const char *cfg_key_path(const struct cfg *c, enum cfg_key key, const char *arg, char *buf, size_t len)
+{
+	char name[96];
+
+	if (key >= _CFG_KEY_MAX) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	/* Only the mapped-ip names have an argument. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(name, sizeof(name), key_names[key], arg ? arg : "");
+#pragma GCC diagnostic pop
+	snprintf(buf, len, "%s%s", c->source == CFG_SOURCE_QUBESDB ? "/" : "", name);
+	return buf;
+}
+
+const char *cfg_failed_path(const struct cfg *c)
+{
+	return c->failed;
+}
+
+static bool is_netvm_key(enum cfg_key k)
+{
+	return k == CFG_GATEWAY || k == CFG_GATEWAY6 || k == CFG_DNS1 || k == CFG_DNS2;
+}
+
+static void free_all(char **ret, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ret[i]);
+		ret[i] = NULL;
+	}
+}
+
+/* QubesDB: the qubes-netvm-* keys asked for in one MULTIREAD, the rest
+ * with a READ each. */
+static int read_qubesdb(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
+{
+	size_t n_netvm = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		n_netvm += is_netvm_key(keys[i]);
+	if (n_netvm > 1) {
+		struct qdb_entry *e = NULL;
+		size_t ne = 0;
+
+		r = qdb_multiread(c->qdb, NETVM_PREFIX, &e, &ne);
+		if (r < 0) {
+			snprintf(c->failed, sizeof(c->failed), "%s*", NETVM_PREFIX);
+			return r;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char path[QDB_MAX_PATH + 8];
+
+			if (!is_netvm_key(keys[i]))
+				continue;
+			cfg_key_path(c, keys[i], arg, path, sizeof(path));
+			for (size_t j = 0; j < ne; j++)
+				if (streq(e[j].path, path)) {
+					ret[i] = e[j].value;
+					e[j].value = NULL;
+				}
+		}
+		qdb_entries_free(e, ne);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char path[QDB_MAX_PATH + 32];
+
+		if (n_netvm > 1 && is_netvm_key(keys[i]))
+			continue;
+		cfg_key_path(c, keys[i], arg, path, sizeof(path));
+		r = qdb_read(c->qdb, path, &ret[i]);
+		if (r == -ENOENT) {
+			ret[i] = NULL;
+			continue;
+		}
+		if (r < 0) {
+			snprintf(c->failed, sizeof(c->failed), "%s", path);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int read_xenstore(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[96];
+		int r;
+
+		cfg_key_path(c, keys[i], arg, path, sizeof(path));
+		r = xsh_read_optional(c->xs, path, &ret[i]);
+		if (r < 0) {
+			snprintf(c->failed, sizeof(c->failed), "%s", path);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int cfg_read(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		ret[i] = NULL;
+		if (keys[i] >= _CFG_KEY_MAX)
+			return -EINVAL;
+	}
+	c->failed[0] = 0;
+	if (c->source == CFG_SOURCE_QUBESDB)
+		r = read_qubesdb(c, keys, n, arg, ret);
+	else
+		r = read_xenstore(c, keys, n, arg, ret);
+	if (r < 0)
+		free_all(ret, n);
+	return r;
+}
+
+int cfg_wait(struct cfg *c, enum cfg_key key, const char *arg, uint64_t until, char **ret)
+{
+	char path[QDB_MAX_PATH + 32];
+	int r;
+
+	if (c->source != CFG_SOURCE_QUBESDB)
+		return cfg_read(c, &key, 1, arg, ret);
+	cfg_key_path(c, key, arg, path, sizeof(path));
+	r = qdb_wait_read(c->qdb, path, until, ret);
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	if (r < 0)
+		snprintf(c->failed, sizeof(c->failed), "%s", path);
+	return r;
+}
