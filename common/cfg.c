@@ -69,6 +69,19 @@ static const char *qubesdb_socket(void)
 	return NULL;
 }
 
+const char *cfg_describe_choice(enum cfg_source want, char *buf, size_t len)
+{
+	const char *sock = want == CFG_SOURCE_XENSTORE ? NULL : qubesdb_socket();
+
+	if (sock)
+		snprintf(buf, len, "QubesDB (%s)", sock);
+	else if (want == CFG_SOURCE_QUBESDB)
+		snprintf(buf, len, "QubesDB (no socket)");
+	else
+		snprintf(buf, len, "xenstore");
+	return buf;
+}
+
 int cfg_open(enum cfg_source want, struct xsh *xs, uint64_t deadline, struct cfg **ret)
 {
 	_cleanup_free_ struct cfg *c = calloc(1, sizeof(*c));

@@ -40,6 +40,9 @@ struct cfg;
  * for the xenstore source (borrowed; NULL: open one). Errors: -errno of
  * the connection (the socket exists but nobody answers: an error). */
 int cfg_open(enum cfg_source want, struct xsh *xs, uint64_t deadline, struct cfg **ret);
+/* What cfg_open(want) would connect to, as cfg_describe() says it: for
+ * messages when it fails. */
+const char *cfg_describe_choice(enum cfg_source want, char *buf, size_t len);
 void cfg_close(struct cfg *c);
 
 /* "QubesDB (/run/qubes/qubesdb.sock)" or "xenstore". */

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "caps.h"
+#include "cfg.h"
 #include "config.h"
 #include "deadline.h"
 #include "dnat_apply.h"
@@ -41,6 +42,8 @@ struct ctx {
 	bool resolved_conf_named;
 	const char *dns1_arg;
 	const char *dns2_arg;
+	enum cfg_source config;
+	char keys_from[160]; /* where the virtual DNS addresses came from */
 	const char *iface;
 	const char *action;
 };
@@ -67,8 +70,10 @@ static void usage(FILE *f)
 		"      --resolv-conf PATH   read resolvers from PATH, which must exist (default\n"
 		"                           /etc/resolv.conf; when that is absent: no resolver)\n"
 		"      --resolved-conf PATH where to follow the systemd-resolved stub (default %s)\n"
-		"      --dns1 ADDR          virtual DNS1 (instead of xenstore qubes-netvm-primary-dns)\n"
-		"      --dns2 ADDR          virtual DNS2 (instead of xenstore qubes-netvm-secondary-dns)\n"
+		"      --dns1 ADDR          virtual DNS1 (instead of the key qubes-netvm-primary-dns)\n"
+		"      --dns2 ADDR          virtual DNS2 (instead of the key qubes-netvm-secondary-dns)\n"
+		"      --config=SOURCE      where those keys are: auto (QubesDB if its socket exists,\n"
+		"                           else xenstore), qubesdb or xenstore (default auto)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            the version\n",
 		RESOLVED_CONF);
@@ -78,7 +83,7 @@ static void usage(FILE *f)
  * < 0: bad usage. */
 static int parse_argv(struct ctx *c, int argc, char **argv)
 {
-	enum { ARG_RESOLV = 0x100, ARG_RESOLVED, ARG_DNS1, ARG_DNS2 };
+	enum { ARG_RESOLV = 0x100, ARG_RESOLVED, ARG_DNS1, ARG_DNS2, ARG_CONFIG };
 	static const struct option options[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -88,6 +93,7 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 		{ "resolved-conf", required_argument, NULL, ARG_RESOLVED },
 		{ "dns1", required_argument, NULL, ARG_DNS1 },
 		{ "dns2", required_argument, NULL, ARG_DNS2 },
+		{ "config", required_argument, NULL, ARG_CONFIG },
 		{},
 	};
 	int opt;
@@ -120,6 +126,11 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 			break;
 		case ARG_DNS2:
 			c->dns2_arg = optarg;
+			break;
+		case ARG_CONFIG:
+			if (cfg_source_from_string(optarg, &c->config) < 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+						       "--config needs auto, qubesdb or xenstore, not '%.16s'", optarg);
 			break;
 		default:
 			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unknown option '%.32s' (see --help)",
@@ -160,11 +171,13 @@ static int parse_dns(const char *value, const char *what, struct in_addr *ret)
 
 /* The virtual addresses: DNS1 (or the gateway when DNS1 is not set), DNS2.
  * *ret_n is 0 when this VM provides no DNS to others. */
-static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret_n)
+static int virtual_dns(struct ctx *c, struct in_addr ret[2], unsigned *ret_n)
 {
-	_cleanup_free_ char *dns1 = NULL, *dns2 = NULL, *gw = NULL;
-	struct xsh *xs = NULL;
-	const char *dns1_key = "qubes-netvm-primary-dns", *key;
+	static const enum cfg_key keys[] = { CFG_DNS1, CFG_DNS2, CFG_GATEWAY };
+	char *v[ELEMENTSOF(keys)] = {};
+	char name[3][96], path[80];
+	struct cfg *cfg = NULL;
+	const char *dns1, *dns1_name;
 	int r;
 
 	*ret_n = 0;
@@ -179,48 +192,58 @@ static int virtual_dns(const struct ctx *c, struct in_addr ret[2], unsigned *ret
 				return r;
 			*ret_n = 2;
 		}
+		snprintf(c->keys_from, sizeof(c->keys_from), "the command line");
 		return 0;
 	}
 
-	r = xsh_open(now_ms() + XS_TIMEOUT_MS, &xs);
-	if (r < 0)
-		return log_error_errno(r, "cannot connect to xenstore");
-	key = dns1_key;
-	r = xsh_read_optional(xs, key, &dns1);
-	if (r >= 0) {
-		key = "qubes-netvm-secondary-dns";
-		r = xsh_read_optional(xs, key, &dns2);
-	}
-	if (r >= 0 && (!dns1 || !*dns1)) {
-		free(dns1);
-		key = dns1_key = "qubes-netvm-gateway";
-		r = xsh_read_optional(xs, key, &gw);
-		dns1 = gw;
-		gw = NULL;
-	}
-	xsh_close(xs);
-	if (r < 0)
-		return log_error_errno(r, "cannot read xenstore key '%s'", key);
+	r = cfg_open(c->config, NULL, now_ms() + XS_TIMEOUT_MS, &cfg);
+	if (r == -ENOENT && c->config == CFG_SOURCE_QUBESDB)
+		return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+				       "--config=qubesdb: no QubesDB socket (/run/qubes/qubesdb.sock, "
+				       "/run/qubes/qubesdb.ro.sock or $QUBESDB_SOCKET)");
+	if (r < 0) {
+		char what[160];
 
+		return log_error_errno(r, "cannot connect to %s for the domain's keys",
+				       cfg_describe_choice(c->config, what, sizeof(what)));
+	}
+	snprintf(c->keys_from, sizeof(c->keys_from), "%s", cfg_describe(cfg));
+	log_debug("virtual DNS addresses from %s", c->keys_from);
+	/* One QubesDB round trip: the three are qubes-netvm-* keys. */
+	r = cfg_read(cfg, keys, ELEMENTSOF(keys), NULL, v);
+	if (r < 0) {
+		r = log_error_errno(r, "cannot read %s key '%s'", cfg_source_name(cfg), cfg_failed_path(cfg));
+		goto out;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+		snprintf(name[i], sizeof(name[i]), "%s key %s", cfg_source_name(cfg),
+			 cfg_key_path(cfg, keys[i], NULL, path, sizeof(path)));
+
+	dns1 = v[0] && *v[0] ? v[0] : v[2];
+	dns1_name = v[0] && *v[0] ? name[0] : name[2];
 	if (!dns1 || !*dns1) {
-		if (dns2 && *dns2)
-			return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-					       "qubes-netvm-secondary-dns is set but neither qubes-netvm-primary-dns "
-					       "nor qubes-netvm-gateway is");
-		log_info("no virtual DNS address in xenstore: this VM serves no DNS to others");
-		return 0;
+		if (v[1] && *v[1])
+			r = log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s is set but neither %s nor %s is", name[1],
+					    name[0], name[2]);
+		else
+			log_info("no virtual DNS address in %s: this VM serves no DNS to others", cfg_describe(cfg));
+		goto out;
 	}
-	r = parse_dns(dns1, dns1_key, &ret[0]);
+	r = parse_dns(dns1, dns1_name, &ret[0]);
 	if (r < 0)
-		return r;
+		goto out;
 	*ret_n = 1;
-	if (dns2 && *dns2) {
-		r = parse_dns(dns2, "qubes-netvm-secondary-dns", &ret[1]);
+	if (v[1] && *v[1]) {
+		r = parse_dns(v[1], name[1], &ret[1]);
 		if (r < 0)
-			return r;
+			goto out;
 		*ret_n = 2;
 	}
-	return 0;
+out:
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+		free(v[i]);
+	cfg_close(cfg);
+	return r;
 }
 
 /* Parses path into *ret. option: the option that named the file, which
@@ -305,10 +328,11 @@ static int resolvers(const struct ctx *c, struct resolv_conf *ret)
 	return 0;
 }
 
-static void print_plan(const struct dnat_plan *p, enum dnat_result res)
+static void print_plan(const struct ctx *c, const struct dnat_plan *p, enum dnat_result res)
 {
 	char buf[160];
 
+	printf("virtual DNS addresses from %s\n", c->keys_from);
 	printf("chain %s should hold %u rule(s):\n", DNAT_CHAIN, p->n);
 	for (unsigned i = 0; i < p->n; i++)
 		printf("  -A %s %s\n", DNAT_CHAIN, ipt_dnat_rule_to_string(&p->rules[i], buf, sizeof(buf)));
@@ -359,7 +383,7 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (r < 0)
 		return log_error_errno(r, "cannot update chain %s in the nat table", DNAT_CHAIN);
 	if (c->dry_run)
-		print_plan(&plan, res);
+		print_plan(c, &plan, res);
 	else if (res == DNAT_CHANGED && plan.n == 0)
 		log_info("%s is now empty", DNAT_CHAIN);
 	else if (res == DNAT_CHANGED) {

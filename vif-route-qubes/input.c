@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "input.h"
 #include "log.h"
 #include "util.h"
@@ -156,18 +157,21 @@ static int parse_gateways(const struct vif_store *s, struct vif_input *in, bool 
 {
 	int r;
 
+	const char *gw = s->gateway_name[0] ? s->gateway_name : "qubes-netvm-gateway";
+	const char *gw6 = s->gateway6_name[0] ? s->gateway6_name : "qubes-netvm-gateway6";
+
 	if (!s->gateway || !*s->gateway) {
 		if (required)
-			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "qubes-netvm-gateway is missing");
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s is missing", gw);
 	} else {
-		r = parse_gateway(s->gateway, AF_INET, "qubes-netvm-gateway", &in->gateway);
+		r = parse_gateway(s->gateway, AF_INET, gw, &in->gateway);
 		if (r < 0)
 			return r;
 		in->has_gateway = true;
 	}
 
 	if (s->gateway6 && *s->gateway6) {
-		r = parse_gateway(s->gateway6, AF_INET6, "qubes-netvm-gateway6", &in->gateway6);
+		r = parse_gateway(s->gateway6, AF_INET6, gw6, &in->gateway6);
 		if (r < 0)
 			return r;
 		in->has_gateway6 = true;
@@ -217,8 +221,9 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 		in->rename = !streq(in->ifname, in->vif);
 	}
 
-	/* Absent, or present and non-empty: harden. Present and empty: don't. */
-	in->harden = !s->harden || *s->harden;
+	/* Absent: harden. "" or "0": don't -- dom0 writes "0" for a service
+	 * that is disabled. Anything else: harden. */
+	in->harden = !s->harden || !(streq(s->harden, "") || streq(s->harden, "0"));
 
 	if (in->n_addrs == 0)
 		return parse_gateways(s, in, false);
@@ -242,21 +247,21 @@ static bool listed(char **names, unsigned n, const char *name)
 	return false;
 }
 
-int vif_store_read(struct xsh *xs, const char *xenbus_path, bool need_backend, struct vif_store *ret)
+int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
+		   struct vif_store *ret)
 {
+	static const enum cfg_key domain_keys[] = { CFG_GATEWAY, CFG_GATEWAY6, CFG_HARDEN };
 	struct {
-		const char *dir, *key;
+		const char *key;
 		char **dest;
-	} keys[] = {
-		{ xenbus_path, "ip", &ret->ip },
-		{ xenbus_path, "mac", &ret->mac },
-		{ xenbus_path, "type", &ret->type },
-		{ xenbus_path, "vifname", &ret->vifname },
-		{ NULL, "qubes-netvm-gateway", &ret->gateway },
-		{ NULL, "qubes-netvm-gateway6", &ret->gateway6 },
-		{ NULL, "qubes-service/harden-network-interfaces", &ret->harden },
+	} backend_keys[] = {
+		{ "ip", &ret->ip },
+		{ "mac", &ret->mac },
+		{ "type", &ret->type },
+		{ "vifname", &ret->vifname },
 	};
 	_cleanup_free_ char **names = NULL;
+	char *domain[ELEMENTSOF(domain_keys)];
 	unsigned n_names = 0;
 	int r;
 
@@ -271,20 +276,36 @@ int vif_store_read(struct xsh *xs, const char *xenbus_path, bool need_backend, s
 	else if (r < 0)
 		return log_error_errno(r, "cannot list xenstore directory '%s'", xenbus_path);
 
-	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(backend_keys); i++) {
 		char path[XENBUS_PATH_MAX + 64];
 
-		if (keys[i].dir && !listed(names, n_names, keys[i].key))
+		if (!listed(names, n_names, backend_keys[i].key))
 			continue;
-		if (keys[i].dir)
-			snprintf(path, sizeof(path), "%s/%s", keys[i].dir, keys[i].key);
-		else
-			snprintf(path, sizeof(path), "%s", keys[i].key);
-		r = xsh_read_optional(xs, path, keys[i].dest);
+		snprintf(path, sizeof(path), "%s/%s", xenbus_path, backend_keys[i].key);
+		r = xsh_read_optional(xs, path, backend_keys[i].dest);
 		if (r < 0) {
 			vif_store_done(ret);
 			return log_error_errno(r, "cannot read xenstore key '%s'", path);
 		}
+	}
+
+	if (!cfg)
+		return 0;
+	r = cfg_read(cfg, domain_keys, ELEMENTSOF(domain_keys), NULL, domain);
+	if (r < 0) {
+		vif_store_done(ret);
+		return log_error_errno(r, "cannot read %s key '%s'", cfg_source_name(cfg), cfg_failed_path(cfg));
+	}
+	ret->gateway = domain[0];
+	ret->gateway6 = domain[1];
+	ret->harden = domain[2];
+	{
+		char path[80];
+
+		snprintf(ret->gateway_name, sizeof(ret->gateway_name), "%s key %s", cfg_source_name(cfg),
+			 cfg_key_path(cfg, CFG_GATEWAY, NULL, path, sizeof(path)));
+		snprintf(ret->gateway6_name, sizeof(ret->gateway6_name), "%s key %s", cfg_source_name(cfg),
+			 cfg_key_path(cfg, CFG_GATEWAY6, NULL, path, sizeof(path)));
 	}
 	return 0;
 }

@@ -21,7 +21,8 @@ enum vif_cmd {
 	_VIF_CMD_MAX,
 };
 
-/* Raw xenstore values; NULL when the key is absent. */
+/* Raw values; NULL when the key is absent. The toolstack's from xenstore,
+ * the domain's (gateways, hardening) from cfg.h's source. */
 struct vif_store {
 	char *ip;
 	char *mac;
@@ -30,6 +31,10 @@ struct vif_store {
 	char *gateway;
 	char *gateway6;
 	char *harden; /* qubes-service/harden-network-interfaces */
+	/* How messages name the domain keys, e.g. "QubesDB key
+	 * /qubes-netvm-gateway"; "" for the bare name. */
+	char gateway_name[96];
+	char gateway6_name[96];
 };
 
 struct vif_input {
@@ -70,9 +75,12 @@ int vif_input_from_env(const char *vif, const char *xenbus_path, struct vif_inpu
 int vif_input_from_store(const struct vif_store *s, struct vif_input *in);
 
 struct xsh;
-/* Reads the keys vif_input_from_store needs. Missing keys stay NULL; a
+struct cfg;
+/* Reads the keys vif_input_from_store needs: the backend's from xs, the
+ * domain's from cfg (NULL: none to read). Missing keys stay NULL; a
  * missing backend directory is -ENOENT (logged) when need_backend, else
  * only a warning (the domain's keys are read all the same); any other read
- * failure is an error. */
-int vif_store_read(struct xsh *xs, const char *xenbus_path, bool need_backend, struct vif_store *ret);
+ * failure is an error naming the source and the key. */
+int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
+		   struct vif_store *ret);
 void vif_store_done(struct vif_store *s);

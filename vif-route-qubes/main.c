@@ -11,6 +11,7 @@
 
 #include "apply.h"
 #include "caps.h"
+#include "cfg.h"
 #include "config.h"
 #include "deadline.h"
 #include "flock.h"
@@ -46,6 +47,8 @@ struct ctx {
 	const char *xenbus_env;
 	struct vif_input in;
 	struct xsh *xs;
+	enum cfg_source config;
+	struct cfg *cfg;
 	struct nlr *nl;
 	int lock_fd;
 	struct plan plan;
@@ -74,6 +77,8 @@ static void usage(FILE *f)
 		"      --timeout SECONDS the longest a run may take; online rolls back when it is up (default %g)\n"
 		"      --hook-timeout SECONDS  the longest one network hook may run (default %g)\n"
 		"      --hooks-dir DIR   network hooks directory (default %s)\n"
+		"      --config=SOURCE   where the domain's keys are: auto (QubesDB if its socket exists,\n"
+		"                        else xenstore), qubesdb or xenstore (default auto)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n",
 		DEFAULT_WAIT_MS / 1000.0, DEFAULT_TIMEOUT_MS / 1000.0, DEFAULT_HOOK_TIMEOUT_MS / 1000.0,
@@ -116,7 +121,7 @@ static int parse_assignment(struct ctx *c, const char *arg)
 /* 1: stop now with success (help/version); 0: go on; < 0: bad usage. */
 static int parse_argv(struct ctx *c, int argc, char **argv)
 {
-	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR };
+	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR, ARG_CONFIG };
 	static const struct option options[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -126,6 +131,7 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
 		{ "hook-timeout", required_argument, NULL, ARG_HOOK_TIMEOUT },
 		{ "hooks-dir", required_argument, NULL, ARG_HOOKS_DIR },
+		{ "config", required_argument, NULL, ARG_CONFIG },
 		{},
 	};
 	int opt, r;
@@ -164,6 +170,11 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 			break;
 		case ARG_HOOKS_DIR:
 			c->hooks_dir = optarg;
+			break;
+		case ARG_CONFIG:
+			if (cfg_source_from_string(optarg, &c->config) < 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+						       "--config needs auto, qubesdb or xenstore, not '%.16s'", optarg);
 			break;
 		case ':':
 			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "option '%.32s' needs a value (see --help)",
@@ -225,7 +236,7 @@ static int read_store(struct ctx *c)
 	struct vif_store store;
 	int r;
 
-	r = vif_store_read(c->xs, c->in.xenbus_path, c->in.cmd != VIF_CMD_OFFLINE, &store);
+	r = vif_store_read(c->xs, c->cfg, c->in.xenbus_path, c->in.cmd != VIF_CMD_OFFLINE, &store);
 	if (r < 0)
 		return r;
 	r = vif_input_from_store(&store, &c->in);
@@ -270,6 +281,24 @@ static int lock_vif(struct ctx *c)
 	return 0;
 }
 
+/* The domain's keys: QubesDB on Qubes, else xenstore (--config). */
+static int open_config(struct ctx *c)
+{
+	int r = cfg_open(c->config, c->xs, c->deadline, &c->cfg);
+
+	if (r == -ENOENT && c->config == CFG_SOURCE_QUBESDB)
+		return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "--config=qubesdb: no QubesDB socket (%s)",
+				       "/run/qubes/qubesdb.sock, /run/qubes/qubesdb.ro.sock or $QUBESDB_SOCKET");
+	if (r < 0) {
+		char what[160];
+
+		return log_error_errno(r, "cannot connect to %s for the domain's keys",
+				       cfg_describe_choice(c->config, what, sizeof(what)));
+	}
+	log_debug("domain keys from %s", cfg_describe(c->cfg));
+	return 0;
+}
+
 /* 1: nothing to do (udev call while libxl runs the scripts). */
 static int read_inputs(struct ctx *c)
 {
@@ -302,6 +331,12 @@ static int read_inputs(struct ctx *c)
 		if (r < 0)
 			return r;
 	}
+
+	log_demote_errors(offline);
+	r = open_config(c);
+	log_demote_errors(false);
+	if (r < 0 && !offline)
+		return r;
 
 	log_demote_errors(offline);
 	r = c->xs ? read_store(c) : -ENOTCONN;
@@ -419,7 +454,8 @@ static int run(struct ctx *c, int argc, char **argv)
 
 	/* status changes nothing anyway: -n does not turn it into a plan. */
 	if (c->dry_run && c->in.cmd != VIF_CMD_STATUS) {
-		printf("vif-route-qubes %s %s: would do, in order:\n", vif_cmd_to_string(c->in.cmd), c->in.ifname);
+		printf("vif-route-qubes %s %s: domain keys from %s; would do, in order:\n",
+		       vif_cmd_to_string(c->in.cmd), c->in.ifname, c->cfg ? cfg_describe(c->cfg) : "nowhere");
 		apply_print_dry_run(&c->plan);
 		return 0;
 	}
@@ -496,6 +532,7 @@ int main(int argc, char **argv)
 	status = report_result(&c, r);
 
 	nlr_free(c.nl);
+	cfg_close(c.cfg);
 	xsh_close(c.xs);
 	if (c.lock_fd >= 0)
 		close(c.lock_fd);

@@ -73,6 +73,9 @@ void tl_netns_setup(void)
 
 void tl_netns_teardown(void)
 {
+	/* Daemons a test started detached (--daemon --pid-file /tmp/X.pid):
+	 * this /tmp is the test's own, so every pid file here is one of its. */
+	(void)tl_run(NULL, "for f in /tmp/*.pid /tmp/*/*.pid; do [ -f \"$f\" ] && kill $(cat \"$f\") 2>/dev/null; done; true");
 	if (lockfile[0])
 		unlink(lockfile);
 }
@@ -170,40 +173,48 @@ const char *tl_prog(const char *var)
 	return p;
 }
 
-pid_t tl_xenstored_start(void)
+/* Starts argv (a daemon that serves on sock and stays in the foreground)
+ * as a child that dies with this process, and waits until sock accepts. */
+static pid_t daemon_start(char *const argv[], const char *sock)
 {
-	const char *prog = tl_prog("TEST_XENSTORED");
-	char sock[128];
 	pid_t pid;
-
-	strcpy(xs_dir, "/tmp/qvt-xs.XXXXXX");
-	ck_assert_msg(mkdtemp(xs_dir), "mkdtemp: %m");
-	snprintf(sock, sizeof(sock), "%s/socket", xs_dir);
 
 	fflush(NULL);
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %m");
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(prog, prog, "--socket", sock, (char *)NULL);
+		execv(argv[0], argv);
 		_exit(127);
 	}
-	setenv("XENSTORED_PATH", sock, 1);
-
 	for (int i = 0; i < 500; i++) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int ok;
 
-		strcpy(sa.sun_path, sock);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
 		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		close(fd);
 		if (ok)
 			return pid;
 		usleep(10000);
 	}
-	ck_abort_msg("test xenstored did not start on %s", sock);
+	ck_abort_msg("%s did not start on %s", argv[0], sock);
 	return -1;
+}
+
+pid_t tl_xenstored_start(void)
+{
+	char sock[128];
+	char *argv[] = { (char *)tl_prog("TEST_XENSTORED"), (char *)"--socket", sock, NULL };
+	pid_t pid;
+
+	strcpy(xs_dir, "/tmp/qvt-xs.XXXXXX");
+	ck_assert_msg(mkdtemp(xs_dir), "mkdtemp: %m");
+	snprintf(sock, sizeof(sock), "%s/socket", xs_dir);
+	pid = daemon_start(argv, sock);
+	setenv("XENSTORED_PATH", sock, 1);
+	return pid;
 }
 
 void tl_xenstored_stop(pid_t pid)
@@ -219,6 +230,49 @@ void tl_xenstored_stop(pid_t pid)
 		unlink(path);
 		rmdir(xs_dir);
 	}
+}
+
+pid_t tl_qubesdb_start(const char *sock, const char *const *extra)
+{
+	static char dir[64];
+	char path[128];
+	char *argv[16] = { (char *)tl_prog("TEST_QUBESDB"), (char *)"--socket", path };
+	size_t n = 3;
+	pid_t pid;
+
+	for (size_t i = 0; extra && extra[i] && n < ELEMENTSOF(argv) - 1; i++)
+		argv[n++] = (char *)extra[i];
+
+	if (!sock) {
+		strcpy(dir, "/tmp/qvt-qdb.XXXXXX");
+		ck_assert_msg(mkdtemp(dir), "mkdtemp: %m");
+		snprintf(path, sizeof(path), "%s/qubesdb.sock", dir);
+	} else
+		snprintf(path, sizeof(path), "%s", sock);
+	pid = daemon_start(argv, path);
+	if (!sock)
+		setenv("QUBESDB_SOCKET", path, 1);
+	return pid;
+}
+
+void tl_qubesdb_stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		(void)wait_status(pid);
+	}
+}
+
+void tl_qdb_write(const char *key, const char *value)
+{
+	free(tl_sh("'%s' write '%s' '%s'", tl_prog("TEST_QDB_TOOL"), key, value));
+}
+
+void tl_qdb_rm(const char *key)
+{
+	int r = tl_run(NULL, "'%s' rm '%s'", tl_prog("TEST_QDB_TOOL"), key);
+
+	ck_assert_msg(r == 0 || r == 2, "qdb-tool rm %s: %d", key, r);
 }
 
 static struct xs_handle *xs_test_open(void)

@@ -27,6 +27,17 @@ char *tl_sh(const char *fmt, ...) _printf_(1, 2);
  * children. Killed when the test process dies. */
 pid_t tl_xenstored_start(void);
 void tl_xenstored_stop(pid_t pid);
+/* Starts the test QubesDB daemon ($TEST_QUBESDB) on sock, or (NULL) on a
+ * socket in a fresh temp dir that QUBESDB_SOCKET is then set to; extra:
+ * more daemon arguments, NULL-terminated (e.g. "--split", "7", "--set",
+ * "/k=v"), or NULL. Killed when the test process dies. */
+pid_t tl_qubesdb_start(const char *sock, const char *const *extra);
+void tl_qubesdb_stop(pid_t pid);
+/* Keys of the QubesDB at $QUBESDB_SOCKET ("/qubes-netvm-gateway"), through
+ * $TEST_QDB_TOOL. */
+void tl_qdb_write(const char *key, const char *value);
+void tl_qdb_rm(const char *key); /* absent is fine */
+
 /* Direct libxenstore access for setting up and checking the store. */
 void tl_xs_write(const char *path, const char *value);
 char *tl_xs_read(const char *path); /* NULL when absent */

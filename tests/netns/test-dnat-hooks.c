@@ -11,7 +11,7 @@
 
 #include "testlib.h"
 
-static pid_t xsd;
+static pid_t xsd, qdbd;
 
 #define RULES_A                                                                                  \
 	"-A PR-QBS -d 10.139.1.1/32 -p udp -m udp --dport 53 -j DNAT --to-destination 192.168.1.1\n" \
@@ -35,8 +35,9 @@ static void setup(void)
 
 	tl_netns_setup();
 	xsd = tl_xenstored_start();
-	tl_xs_write("/local/domain/0/qubes-netvm-primary-dns", "10.139.1.1");
-	tl_xs_write("/local/domain/0/qubes-netvm-secondary-dns", "10.139.1.2");
+	/* As in a Qubes network VM: the virtual DNS addresses in QubesDB. */
+	qdbd = tl_qubesdb_start(NULL, (const char *const[]){ "--set", "/qubes-netvm-primary-dns=10.139.1.1", "--set",
+							     "/qubes-netvm-secondary-dns=10.139.1.2", NULL });
 
 	set_resolv("nameserver 192.168.1.1\nnameserver 192.168.1.2\n");
 	ck_assert_msg(mount("/tmp/qvt-resolv.conf", "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0,
@@ -59,6 +60,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	tl_qubesdb_stop(qdbd);
 	tl_xenstored_stop(xsd);
 	tl_netns_teardown();
 }
@@ -123,7 +125,7 @@ START_TEST(test_nm_hook_reports_failure)
 {
 	_cleanup_free_ char *r = NULL;
 
-	setenv("XENSTORED_PATH", "/nonexistent/socket", 1);
+	setenv("QUBESDB_SOCKET", "/nonexistent/socket", 1); /* the program then fails */
 	ck_assert_int_eq(nm_hook("eth0", "up"), 1);
 	r = restarts();
 	ck_assert_str_eq(r, "");
@@ -143,7 +145,7 @@ START_TEST(test_dhclient_hook)
 	c = chain();
 	ck_assert_str_eq(c, RULES_A);
 	free(out);
-	setenv("XENSTORED_PATH", "/nonexistent/socket", 1);
+	setenv("QUBESDB_SOCKET", "/nonexistent/socket", 1); /* the program then fails */
 	out = tl_sh("cd /tmp/hooks && bash -c '. ./qubes-setup-dnat-to-ns.sh; "
 		    "qubes-setup-dnat-to-ns_config 2>/dev/null; echo $?'");
 	ck_assert_str_eq(out, "1\n");

@@ -203,8 +203,9 @@ static int commits_of(int want_status, const char *args)
 static void fixture_setup(void)
 {
 	tl_netns_setup();
-	/* No run may reach a xenstored outside the test by accident. */
+	/* No run may reach a xenstored or QubesDB outside the test by accident. */
 	setenv("XENSTORED_PATH", "/tmp/no-xenstored/socket", 1);
+	unsetenv("QUBESDB_SOCKET");
 	write_file(RESOLVED, "nameserver 203.0.113.99\n"); /* must only be read for the stub */
 }
 
@@ -742,32 +743,86 @@ START_TEST(test_stub_with_others_not_followed)
 }
 END_TEST
 
-/* ---- virtual addresses from xenstore ------------------------------------ */
+/* ---- virtual addresses from the domain's keys: xenstore or QubesDB ------ */
 
-#define XS_DNS1 "/local/domain/0/qubes-netvm-primary-dns"
-#define XS_DNS2 "/local/domain/0/qubes-netvm-secondary-dns"
-#define XS_GW "/local/domain/0/qubes-netvm-gateway"
+/* Where a test keeps the domain's keys: xenstore (plain Xen), or QubesDB
+ * (Qubes) -- with decoys in xenstore then, which must never be read. */
+struct keystore {
+	bool qdb;
+	pid_t xsd, qdbd;
+};
+
+static void keystore_start(struct keystore *k, bool qdb)
+{
+	*k = (struct keystore){ .qdb = qdb, .xsd = tl_xenstored_start() };
+	if (qdb) {
+		k->qdbd = tl_qubesdb_start(NULL, NULL);
+		tl_xs_write("/local/domain/0/qubes-netvm-primary-dns", "10.139.9.9");
+		tl_xs_write("/local/domain/0/qubes-netvm-secondary-dns", "10.139.9.8");
+		tl_xs_write("/local/domain/0/qubes-netvm-gateway", "10.137.9.9");
+	} else
+		unsetenv("QUBESDB_SOCKET");
+}
+
+static void keystore_stop(struct keystore *k)
+{
+	tl_qubesdb_stop(k->qdbd);
+	tl_xenstored_stop(k->xsd);
+}
+
+/* name as xenstore has it ("qubes-netvm-gateway"); value NULL removes it. */
+static void dkey(const struct keystore *k, const char *name, const char *value)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "%s%s", k->qdb ? "/" : "/local/domain/0/", name);
+	if (k->qdb && value)
+		tl_qdb_write(path, value);
+	else if (k->qdb)
+		tl_qdb_rm(path);
+	else if (value)
+		tl_xs_write(path, value);
+	else
+		tl_xs_rm(path);
+}
+
+#define DNS1 "qubes-netvm-primary-dns"
+#define DNS2 "qubes-netvm-secondary-dns"
+#define GW "qubes-netvm-gateway"
+#define XS_DNS1 "/local/domain/0/" DNS1
+#define XS_DNS2 "/local/domain/0/" DNS2
 
 START_TEST(test_xenstore)
 {
-	pid_t xsd = tl_xenstored_start();
+	struct keystore k;
 
+	keystore_start(&k, _i == 1);
 	write_file(RESOLV, FILE_A);
-	tl_xs_write(XS_DNS1, "10.139.1.1");
-	tl_xs_write(XS_DNS2, "10.139.1.2");
-	tl_xs_write(XS_GW, "10.137.0.1");
+	dkey(&k, DNS1, "10.139.1.1");
+	dkey(&k, DNS2, "10.139.1.2");
+	dkey(&k, GW, "10.137.0.1");
+	{
+		struct run r;
+
+		/* -n says where the keys come from */
+		dnat(&r, "-n " FILES);
+		ck_assert_msg(strstr(r.out, k.qdb ? "virtual DNS addresses from QubesDB (/tmp/qvt-qdb."
+						  : "virtual DNS addresses from xenstore\n"),
+			      "dry run:\n%s", r.out);
+		run_free(&r);
+	}
 	dnat_expect(0, FILES);
 	assert_rules("primary and secondary", RULES_A);
 	dnat_expect(100, FILES " eth0 up");
 
 	/* no primary: the gateway stands in for DNS1 */
-	tl_xs_rm(XS_DNS1);
+	dkey(&k, DNS1, NULL);
 	dnat_expect(0, FILES);
 	assert_rules("gateway fallback",
 		     CHAIN JUMP PAIR("10.137.0.1", "192.168.1.1") PAIR("10.139.1.2", "192.168.1.2"));
 
 	/* only the gateway */
-	tl_xs_rm(XS_DNS2);
+	dkey(&k, DNS2, NULL);
 	dnat_expect(0, FILES);
 	assert_rules("gateway only", CHAIN JUMP PAIR("10.137.0.1", "192.168.1.1"));
 
@@ -776,17 +831,24 @@ START_TEST(test_xenstore)
 	assert_rules("options", RULES_A);
 
 	/* nothing at all: this VM serves no DNS, the chain is emptied */
-	tl_xs_rm(XS_GW);
+	dkey(&k, GW, NULL);
 	dnat_expect(0, FILES);
 	assert_rules("no virtual address", RULES_NONE);
 	dnat_expect(100, FILES);
 
 	/* empty values count as absent, not as malformed */
-	tl_xs_write(XS_DNS1, "");
-	tl_xs_write(XS_DNS2, "");
+	dkey(&k, DNS1, "");
+	dkey(&k, DNS2, "");
 	dnat_expect(100, FILES);
 	assert_rules("empty values", RULES_NONE);
-	tl_xenstored_stop(xsd);
+
+	/* --config=xenstore: xenstore's keys, whatever QubesDB says */
+	if (k.qdb) {
+		dnat_expect(0, "--config=xenstore " FILES);
+		assert_rules("xenstore's decoys", CHAIN JUMP PAIR("10.139.9.9", "192.168.1.1")
+							 PAIR("10.139.9.8", "192.168.1.2"));
+	}
+	keystore_stop(&k);
 }
 END_TEST
 
@@ -806,30 +868,58 @@ static const struct {
 };
 
 /* A bad value in the store is an error, never passed on; the chain stays
- * as it was. */
+ * as it was. Each case in both stores (_i: case * 2 + store). */
 START_TEST(test_xenstore_bad)
 {
 	_cleanup_free_ char *before = NULL, *after = NULL;
-	pid_t xsd = tl_xenstored_start();
+	unsigned c = (unsigned)_i / 2;
+	struct keystore k;
 	struct run r;
 
+	keystore_start(&k, _i % 2);
 	write_file(RESOLV, FILE_A);
 	dnat_expect(0, DNS12);
 	set_counters();
 	before = nat_full();
 
-	if (xs_bad[_i].dns1)
-		tl_xs_write(XS_DNS1, xs_bad[_i].dns1);
-	if (xs_bad[_i].dns2)
-		tl_xs_write(XS_DNS2, xs_bad[_i].dns2);
-	if (xs_bad[_i].gw)
-		tl_xs_write(XS_GW, xs_bad[_i].gw);
+	if (xs_bad[c].dns1)
+		dkey(&k, DNS1, xs_bad[c].dns1);
+	if (xs_bad[c].dns2)
+		dkey(&k, DNS2, xs_bad[c].dns2);
+	if (xs_bad[c].gw)
+		dkey(&k, GW, xs_bad[c].gw);
 	dnat(&r, FILES);
-	ck_assert_msg(r.status == 1, "case %d: exit %d; stderr:\n%s", _i, r.status, r.err);
-	assert_one_error_line(&r, xs_bad[_i].needle);
+	ck_assert_msg(r.status == 1, "case %u: exit %d; stderr:\n%s", c, r.status, r.err);
+	assert_one_error_line(&r, xs_bad[c].needle);
+	assert_one_error_line(&r, k.qdb ? "QubesDB key /" : "xenstore key ");
 	run_free(&r);
 	after = nat_full();
 	assert_text("nat table after the error", after, before);
+	keystore_stop(&k);
+}
+END_TEST
+
+/* QubesDB's socket is there but nobody answers: an error, never xenstore. */
+START_TEST(test_qubesdb_unreachable)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL;
+	pid_t xsd = tl_xenstored_start();
+	struct run r;
+
+	free(tl_sh("python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.bind(\"/tmp/qvt-dead.sock\")'"));
+	setenv("QUBESDB_SOCKET", "/tmp/qvt-dead.sock", 1);
+	tl_xs_write("/local/domain/0/" DNS1, "10.139.1.1");
+	write_file(RESOLV, FILE_A);
+	dnat_expect(0, DNS12);
+	set_counters();
+	before = nat_full();
+	dnat(&r, FILES);
+	ck_assert_msg(r.status == 1, "exit %d; stderr:\n%s", r.status, r.err);
+	assert_one_error_line(&r, "cannot connect to QubesDB (/tmp/qvt-dead.sock)");
+	run_free(&r);
+	after = nat_full();
+	assert_text("nat table after the error", after, before);
+	unsetenv("QUBESDB_SOCKET");
 	tl_xenstored_stop(xsd);
 }
 END_TEST
@@ -1229,10 +1319,11 @@ int main(void)
 
 	tc = tcase_create("xenstore");
 	tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
-	tcase_add_test(tc, test_xenstore);
+	tcase_add_loop_test(tc, test_xenstore, 0, 2); /* xenstore, QubesDB */
 	tcase_add_test(tc, test_no_resolver_no_virtual_address);
-	tcase_add_loop_test(tc, test_xenstore_bad, 0, ELEMENTSOF(xs_bad));
+	tcase_add_loop_test(tc, test_xenstore_bad, 0, 2 * ELEMENTSOF(xs_bad));
 	tcase_add_test(tc, test_xenstore_unreachable);
+	tcase_add_test(tc, test_qubesdb_unreachable);
 	tcase_add_test(tc, test_dns2_without_dns1);
 	suite_add_tcase(s, tc);
 

@@ -114,7 +114,7 @@ START_TEST(test_online_offline_serialised)
 	_cleanup_free_ char *before = NULL, *after = NULL, *out = NULL;
 
 	tl_xs_write("/local/domain/0/backend/vif/3/0/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	free(tl_sh("mkdir -p /tmp/qvt-hooks && printf '#!/bin/sh\\n[ \"$1\" = online ] && sleep 0.6\\nexit 0\\n' "
 		   "> /tmp/qvt-hooks/slow && chmod +x /tmp/qvt-hooks/slow"));
 	before = vifenv_state(false);
@@ -138,7 +138,7 @@ START_TEST(test_online_offline_races)
 	int n_on = 0, n_off = 0;
 
 	tl_xs_write("/local/domain/0/backend/vif/3/0/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	off_state = vifenv_state(false);
 	ck_assert_int_eq(vifenv_run_dom(3, "online type_if=vif", NULL), 0);
 	on_state = vifenv_state(false);
@@ -171,7 +171,8 @@ int main(void)
 	Suite *s = suite_create("vif-concurrency");
 	TCase *tc = tcase_create("parallel");
 
-	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
+	/* As on Qubes: the domain's keys in QubesDB, read by 32 runs at once. */
+	tcase_add_checked_fixture(tc, vifenv_setup_qubesdb, vifenv_teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_parallel_online_offline);
 	tcase_add_test(tc, test_online_offline_serialised);

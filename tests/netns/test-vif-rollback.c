@@ -10,16 +10,27 @@
 
 #define XB "/local/domain/0/backend/vif/3/0"
 
-static void full_setup(void)
+static void keys_and_hooks(void)
 {
-	vifenv_setup();
 	/* Every kind of step: rename, both families, gateway6, hooks. */
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
 	tl_xs_write(XB "/vifname", "vif-work");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	free(tl_sh("mkdir -p /tmp/qvt-rb-hooks && rm -f /tmp/qvt-rb.log && "
 		   "printf '#!/bin/sh\\necho \"$1 $4\" >> /tmp/qvt-rb.log\\n' > /tmp/qvt-rb-hooks/log && "
 		   "chmod +x /tmp/qvt-rb-hooks/log"));
+}
+
+static void full_setup(void)
+{
+	vifenv_setup();
+	keys_and_hooks();
+}
+
+static void full_setup_qubesdb(void)
+{
+	vifenv_setup_qubesdb();
+	keys_and_hooks();
 }
 
 static void full_teardown(void)
@@ -128,6 +139,13 @@ int main(void)
 	tcase_add_test(tc, test_rollback_from_scratch);
 	tcase_add_test(tc, test_rollback_keeps_what_was_there);
 	tcase_add_test(tc, test_rollback_link_was_up);
+	suite_add_tcase(s, tc);
+
+	/* The domain's keys in QubesDB: the same steps, the same undoing. */
+	tc = tcase_create("each_step-qubesdb");
+	tcase_add_checked_fixture(tc, full_setup_qubesdb, full_teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_rollback_from_scratch);
 	suite_add_tcase(s, tc);
 	return tl_main(s, true);
 }

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "vifenv.h"
 
@@ -82,7 +85,7 @@ END_TEST
 START_TEST(test_online_dual_stack)
 {
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09:24ef:4179::a89:5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09:24ef:4179::a89:1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09:24ef:4179::a89:1");
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 
@@ -102,7 +105,7 @@ END_TEST
 START_TEST(test_online_link_local_gateway6)
 {
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fe80::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fe80::1");
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	assert_sh("ip -6 -o addr show dev vif3.0 scope global", "");
@@ -116,7 +119,7 @@ START_TEST(test_online_ipv6_disabled)
 	_cleanup_free_ char *err = NULL;
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	free(sh("echo 1 > /proc/sys/net/ipv6/conf/vif3.0/disable_ipv6"));
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 0);
@@ -154,7 +157,7 @@ START_TEST(test_offline_removes_everything)
 	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL;
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	before = vifenv_state(false);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, &err), 0);
@@ -201,7 +204,7 @@ START_TEST(test_online_twice_equals_once)
 	_cleanup_free_ char *once = NULL, *twice = NULL;
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	once = vifenv_state(true);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
@@ -364,7 +367,7 @@ START_TEST(test_run_timeout_rolls_back)
 	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL, *msg = NULL;
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	free(sh("mkdir -p /tmp/qvt-hooks && rm -f /tmp/qvt-hooks/* /tmp/qvt-hooks.log && "
 		"printf '#!/bin/sh\\necho \"$1 $4\" >> /tmp/qvt-hooks.log\\n[ \"$1\" = online ] && sleep 30\\nexit 0\\n' "
 		"> /tmp/qvt-hooks/10-slow && chmod +x /tmp/qvt-hooks/10-slow"));
@@ -408,12 +411,12 @@ static const struct {
 	{ "mac short", "vif3.0", "backend/vif/3/0", XB "/mac", "00:16:3e:5e:6c", "mac '00:16:3e:5e:6c'", XB },
 	{ "mac zz", "vif3.0", "backend/vif/3/0", XB "/mac", "zz:16:3e:5e:6c:00", "mac 'zz:16:3e:5e:6c:00'", XB },
 	{ "mac missing", "vif3.0", "backend/vif/3/0", XB "/mac", NULL, "mac is missing", XB },
-	{ "gateway missing", "vif3.0", "backend/vif/3/0", "/local/domain/0/qubes-netvm-gateway", NULL,
+	{ "gateway missing", "vif3.0", "backend/vif/3/0", "qubes-netvm-gateway", NULL,
 	  "qubes-netvm-gateway is missing", XB },
-	{ "gateway invalid", "vif3.0", "backend/vif/3/0", "/local/domain/0/qubes-netvm-gateway", "10.137.0.1.1",
-	  "invalid qubes-netvm-gateway '10.137.0.1.1'", XB },
-	{ "gateway6 invalid", "vif3.0", "backend/vif/3/0", "/local/domain/0/qubes-netvm-gateway6", "fd09::1::2",
-	  "invalid qubes-netvm-gateway6 'fd09::1::2'", XB },
+	{ "gateway invalid", "vif3.0", "backend/vif/3/0", "qubes-netvm-gateway", "10.137.0.1.1",
+	  "qubes-netvm-gateway '10.137.0.1.1'", XB },
+	{ "gateway6 invalid", "vif3.0", "backend/vif/3/0", "qubes-netvm-gateway6", "fd09::1::2",
+	  "qubes-netvm-gateway6 'fd09::1::2'", XB },
 	{ "vifname invalid", "vif3.0", "backend/vif/3/0", XB "/vifname", "eth0", "invalid " "backend/vif/3/0/vifname 'eth0'", XB },
 	{ "xenstore unreachable", "vif3.0", "backend/vif/3/0", NULL, NULL, "cannot connect to xenstore", NULL },
 };
@@ -433,7 +436,10 @@ START_TEST(test_bad_input)
 		snprintf(path, sizeof(path), "%s/frontend-id", bad[_i].status_at);
 		tl_xs_write(path, "3");
 	}
-	if (bad[_i].key) {
+	/* A key without a leading '/' is the domain's (QubesDB or xenstore). */
+	if (bad[_i].key && bad[_i].key[0] != '/')
+		vifenv_domain_key(bad[_i].key, bad[_i].value);
+	else if (bad[_i].key) {
 		if (bad[_i].value)
 			tl_xs_write(bad[_i].key, bad[_i].value);
 		else
@@ -740,7 +746,7 @@ START_TEST(test_status)
 	const char *prog = tl_prog("VIF_ROUTE_QUBES");
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status 2>/dev/null", prog), 1);
 	assert_contains(out, "missing  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
 	free(out);
@@ -916,7 +922,7 @@ START_TEST(test_rollback_real_failure)
 	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL;
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	/* Only this test's daemon: others may be running on the machine. */
 	free(tl_sh("mkdir -p /tmp/qvt-hooks2 && printf '#!/bin/sh\\n"
 		   "[ \"$4\" = fd09::5 ] && [ \"$1\" = online ] && kill %d\\nexit 0\\n' "
@@ -953,13 +959,203 @@ START_TEST(test_route_exists_elsewhere)
 }
 END_TEST
 
-int main(void)
+/* --- where the domain's keys come from: QubesDB (fixture vifenv_setup_qubesdb) */
+
+/* The gateway is QubesDB's, whatever xenstore holds. */
+START_TEST(test_qdb_gateway_over_xenstore)
 {
-	Suite *s = suite_create("vif-route-qubes");
+	_cleanup_free_ char *out = NULL;
+
+	tl_xs_write("/local/domain/0/qubes-netvm-gateway", "10.137.0.99"); /* a decoy */
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	assert_sh("ip -4 -o addr show dev vif3.0 | awk '{print $4}'", "10.137.0.1/32\n");
+	/* --config=xenstore: then xenstore's. */
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--config=xenstore " ONLINE, NULL), 0);
+	assert_sh("ip -4 -o addr show dev vif3.0 | awk '{print $4}'", "10.137.0.99/32\n");
+	/* -n says where the keys come from. */
+	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s -n " ONLINE, tl_prog("VIF_ROUTE_QUBES")),
+			 0);
+	assert_contains(out, "domain keys from QubesDB (/tmp/qvt-qdb.");
+}
+END_TEST
+
+/* Absent from QubesDB is absent: no falling back to xenstore's value. */
+START_TEST(test_qdb_gateway_absent_no_fallback)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL, *msg = NULL;
+
+	tl_xs_write("/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
+	vifenv_domain_key("qubes-netvm-gateway", NULL);
+	tl_xs_write(XB "/frontend-id", "3");
+	before = vifenv_state(true);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 1);
+	assert_contains(err, "online vif3.0: QubesDB key /qubes-netvm-gateway is missing\n");
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "gateway absent from QubesDB");
+	msg = tl_xs_read(XB "/hotplug-error");
+	assert_contains(msg, "QubesDB key /qubes-netvm-gateway is missing");
+	assert_xs(XB "/hotplug-status", "error");
+}
+END_TEST
+
+/* The hardening service: absent on, "" and "0" off (dom0 writes "0" for a
+ * disabled service), "1" on. */
+START_TEST(test_qdb_hardening)
+{
+	static const struct {
+		const char *value;
+		const char *accept_redirects; /* 0 hardened, 1 the kernel's default */
+	} cases[] = { { NULL, "0" }, { "", "1" }, { "0", "1" }, { "1", "0" } };
+
+	for (unsigned i = 0; i < ELEMENTSOF(cases); i++) {
+		char ip[32], mac[32], cmd[96];
+
+		snprintf(ip, sizeof(ip), "10.137.0.%u", 20 + i);
+		snprintf(mac, sizeof(mac), "00:16:3e:5e:6c:%02x", 20 + i);
+		vifenv_add_vif(20 + i, ip, mac);
+		vifenv_domain_key("qubes-service/harden-network-interfaces", cases[i].value);
+		ck_assert_int_eq(vifenv_run_dom(20 + i, ONLINE, NULL), 0);
+		snprintf(cmd, sizeof(cmd), "cat /proc/sys/net/ipv4/conf/vif%u.0/accept_redirects", 20 + i);
+		{
+			_cleanup_free_ char *v = sh(cmd);
+
+			ck_assert_msg(strncmp(v, cases[i].accept_redirects, 1) == 0, "harden '%s': accept_redirects %s",
+				      cases[i].value ? cases[i].value : "(absent)", v);
+		}
+	}
+}
+END_TEST
+
+/* QubesDB that answers badly, or not at all: an error, nothing changed. */
+START_TEST(test_qdb_daemon_fails)
+{
+	static const char *const how[][2] = {
+		{ "--truncate", "/qubes-service/" }, /* dies in the middle of a reply */
+		{ "--stall", "/qubes-netvm-" },      /* never answers */
+		{ "--oversize", "/qubes-service/" }, /* a reply that does not parse */
+	};
+
+	tl_qubesdb_stop(vifenv_qubesdb_pid());
+	for (size_t i = 0; i < ELEMENTSOF(how); i++) {
+		_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL;
+		const char *sock = getenv("QUBESDB_SOCKET");
+		const char *extra[] = { how[i][0], how[i][1], "--set", "/qubes-netvm-gateway=10.137.0.1",
+					"--set", "/qubes-service/harden-network-interfaces=1", NULL };
+		pid_t pid;
+
+		unlink(sock);
+		pid = tl_qubesdb_start(sock, extra);
+		tl_xs_write("/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
+		before = vifenv_state(true);
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--timeout 2 " ONLINE, &err), 1);
+		assert_contains(err, "cannot read QubesDB key");
+		after = vifenv_state(true);
+		vifenv_assert_same(before, after, how[i][0]);
+		assert_xs(XB "/hotplug-status", "error");
+		tl_qubesdb_stop(pid);
+	}
+}
+END_TEST
+
+/* The socket is there but nobody answers: an error, never xenstore. */
+START_TEST(test_qdb_unreachable)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/tmp/qvt-dead.sock" };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd); /* the file stays, nothing listens */
+	setenv("QUBESDB_SOCKET", sa.sun_path, 1);
+	tl_xs_write("/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
+	before = vifenv_state(true);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 1);
+	assert_contains(err, "cannot connect to QubesDB (/tmp/qvt-dead.sock) for the domain's keys");
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "QubesDB unreachable");
+	/* offline goes on all the same. */
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+}
+END_TEST
+
+/* Found where Qubes keeps it: /run/qubes/qubesdb.sock, else R4.3's
+ * read-only socket; --config=qubesdb without either is an error. */
+START_TEST(test_qdb_found_in_run)
+{
+	static const char *const socks[] = { "/run/qubes/qubesdb.sock", "/run/qubes/qubesdb.ro.sock" };
+	_cleanup_free_ char *err = NULL;
+
+	/* A /run of this test's own (its mount namespace is private). */
+	free(sh("mount -t tmpfs tmpfs /run && mkdir /run/qubes"));
+	unsetenv("QUBESDB_SOCKET"); /* the fixture's daemon: not used now */
+	tl_xs_write("/local/domain/0/qubes-netvm-gateway", "10.137.0.99");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--config=qubesdb " ONLINE, &err), 1);
+	assert_contains(err, "--config=qubesdb: no QubesDB socket");
+	for (size_t i = 0; i < ELEMENTSOF(socks); i++) {
+		_cleanup_free_ char *out = NULL;
+		pid_t pid = tl_qubesdb_start(socks[i], NULL);
+
+		setenv("QUBESDB_SOCKET", socks[i], 1);
+		tl_qdb_write("/qubes-netvm-gateway", "10.137.0.1");
+		unsetenv("QUBESDB_SOCKET");
+		ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s -n " ONLINE,
+					tl_prog("VIF_ROUTE_QUBES")),
+				 0);
+		ck_assert_msg(strstr(out, socks[i]), "not from %s:\n%s", socks[i], out);
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+		assert_sh("ip -4 -o addr show dev vif3.0 | awk '{print $4}'", "10.137.0.1/32\n");
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+		tl_qubesdb_stop(pid);
+		unlink(socks[i]);
+	}
+}
+END_TEST
+
+/* A daemon that splits its writes into small pieces and sends watch
+ * events between them: the keys still come through. */
+START_TEST(test_qdb_split_and_events)
+{
+	static const char *const how[][2] = { { "--split", "5" }, { "--events", NULL } };
+
+	tl_qubesdb_stop(vifenv_qubesdb_pid());
+	for (size_t i = 0; i < ELEMENTSOF(how); i++) {
+		const char *sock = getenv("QUBESDB_SOCKET");
+		const char *extra[] = { how[i][0], how[i][1], NULL };
+		pid_t pid;
+
+		unlink(sock);
+		pid = tl_qubesdb_start(sock, extra);
+		tl_qdb_write("/qubes-netvm-gateway", "10.137.0.1");
+		tl_qdb_write("/qubes-netvm-gateway6", "fd09::1");
+		tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+		assert_sh("ip -o addr show dev vif3.0 scope global | awk '{print $4}'", "10.137.0.1/32\nfd09::1/128\n");
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+		tl_qubesdb_stop(pid);
+	}
+}
+END_TEST
+
+/* Every behaviour that does not depend on where the domain's keys are is
+ * checked twice: with them in xenstore (plain Xen) and in QubesDB (Qubes). */
+static void add_tcases(Suite *s, const char *suffix, void (*setup)(void))
+{
+	/* check keeps the names it is given: they must outlive the suite. */
+	static char names[16][48];
+	static unsigned n_names;
 	TCase *tc;
 
-	tc = tcase_create("online");
-	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
+#define TCASE(n)                                                                         \
+	do {                                                                             \
+		char *name = names[n_names++ % ELEMENTSOF(names)];                       \
+		snprintf(name, sizeof(names[0]), "%s%s", n, suffix);                    \
+		tc = tcase_create(name);                                                 \
+		tcase_add_checked_fixture(tc, setup, vifenv_teardown);                   \
+		suite_add_tcase(s, tc);                                                  \
+	} while (0)
+
+	TCASE("online");
 	tcase_add_test(tc, test_online_v4);
 	tcase_add_test(tc, test_online_dual_stack);
 	tcase_add_test(tc, test_online_link_local_gateway6);
@@ -976,20 +1172,16 @@ int main(void)
 	tcase_add_test(tc, test_hook_timeout_kills_group);
 	tcase_add_test(tc, test_run_timeout_rolls_back);
 	tcase_add_test(tc, test_nftables_warning);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("offline");
-	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
+	TCASE("offline");
 	tcase_add_test(tc, test_offline_removes_everything);
 	tcase_add_test(tc, test_offline_interface_gone);
 	tcase_add_test(tc, test_offline_twice_and_without_online);
 	tcase_add_test(tc, test_shared_rule_survives_other_offline);
 	tcase_add_test(tc, test_offline_without_backend_keys);
 	tcase_add_test(tc, test_offline_xenstore_unreachable);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("bad_input");
-	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
+	TCASE("bad_input");
 	tcase_add_loop_test(tc, test_bad_input, 0, ELEMENTSOF(bad));
 	tcase_add_test(tc, test_rollback_real_failure);
 	tcase_add_test(tc, test_route_exists_elsewhere);
@@ -998,16 +1190,34 @@ int main(void)
 	tcase_add_test(tc, test_error_reported_on_fresh_connection);
 	tcase_add_test(tc, test_xenstored_hangs);
 	tcase_add_test(tc, test_udev_call_gated);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("manual");
-	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
+	TCASE("manual");
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_dry_run);
 	tcase_add_test(tc, test_syslog_line_per_run);
 	tcase_add_test(tc, test_nothing_to_do);
 	tcase_add_test(tc, test_usage_errors);
-	suite_add_tcase(s, tc);
+#undef TCASE
+}
 
+int main(void)
+{
+	Suite *s = suite_create("vif-route-qubes");
+
+	TCase *tc;
+
+	add_tcases(s, "", vifenv_setup);
+	add_tcases(s, "-qubesdb", vifenv_setup_qubesdb);
+
+	tc = tcase_create("qubesdb");
+	tcase_add_checked_fixture(tc, vifenv_setup_qubesdb, vifenv_teardown);
+	tcase_add_test(tc, test_qdb_gateway_over_xenstore);
+	tcase_add_test(tc, test_qdb_gateway_absent_no_fallback);
+	tcase_add_test(tc, test_qdb_hardening);
+	tcase_add_test(tc, test_qdb_daemon_fails);
+	tcase_add_test(tc, test_qdb_unreachable);
+	tcase_add_test(tc, test_qdb_found_in_run);
+	tcase_add_test(tc, test_qdb_split_and_events);
+	suite_add_tcase(s, tc);
 	return tl_main(s, true);
 }

@@ -7,6 +7,7 @@
 #include "vifenv.h"
 
 static pid_t xsd_pid;
+static pid_t qdb_pid;
 
 void vifenv_add_vif(unsigned domid, const char *ip, const char *mac)
 {
@@ -23,17 +24,59 @@ void vifenv_add_vif(unsigned domid, const char *ip, const char *mac)
 	}
 }
 
-void vifenv_setup(void)
+static void setup(bool qubesdb)
 {
 	tl_netns_setup();
 	xsd_pid = tl_xenstored_start();
+	qdb_pid = qubesdb ? tl_qubesdb_start(NULL, NULL) : 0;
+	if (!qubesdb)
+		unsetenv("QUBESDB_SOCKET");
 	/* Register the raw tables first, so that "before" and "after" dumps
 	 * list the same tables (any real netvm has them loaded). */
 	free(tl_sh("iptables-legacy -t raw -S >/dev/null && ip6tables-legacy -t raw -S >/dev/null"));
 	free(tl_sh("ip link add vif3.0 type veth peer name eth0"));
-	tl_xs_write("/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
+	vifenv_domain_key("qubes-netvm-gateway", "10.137.0.1");
 	tl_xs_write("/local/domain/0/backend/vif/3/0/ip", "10.137.0.5");
 	tl_xs_write("/local/domain/0/backend/vif/3/0/mac", "00:16:3e:5e:6c:00");
+}
+
+void vifenv_setup(void)
+{
+	setup(false);
+}
+
+void vifenv_setup_qubesdb(void)
+{
+	setup(true);
+}
+
+bool vifenv_qubesdb(void)
+{
+	return qdb_pid > 0;
+}
+
+pid_t vifenv_qubesdb_pid(void)
+{
+	return qdb_pid;
+}
+
+void vifenv_domain_key(const char *name, const char *value)
+{
+	char path[128];
+
+	if (qdb_pid > 0) {
+		snprintf(path, sizeof(path), "/%s", name);
+		if (value)
+			tl_qdb_write(path, value);
+		else
+			tl_qdb_rm(path);
+		return;
+	}
+	snprintf(path, sizeof(path), "/local/domain/0/%s", name);
+	if (value)
+		tl_xs_write(path, value);
+	else
+		tl_xs_rm(path);
 }
 
 pid_t vifenv_xenstored_pid(void)
@@ -43,6 +86,8 @@ pid_t vifenv_xenstored_pid(void)
 
 void vifenv_teardown(void)
 {
+	tl_qubesdb_stop(qdb_pid);
+	qdb_pid = 0;
 	tl_xenstored_stop(xsd_pid);
 	tl_netns_teardown();
 }

@@ -9,9 +9,19 @@
 #include "testlib.h"
 
 /* Checked fixture: netns + xenstored + vif3.0 (peer eth0) + xenstore keys
- * for a client 10.137.0.5 / 00:16:3e:5e:6c:00 behind gateway 10.137.0.1. */
+ * for a client 10.137.0.5 / 00:16:3e:5e:6c:00 behind gateway 10.137.0.1,
+ * the domain's keys in xenstore (plain Xen). */
 void vifenv_setup(void);
+/* The same with the domain's keys in a test QubesDB (a Qubes VM). */
+void vifenv_setup_qubesdb(void);
 void vifenv_teardown(void);
+/* Whether this fixture keeps the domain's keys in QubesDB. */
+bool vifenv_qubesdb(void);
+pid_t vifenv_qubesdb_pid(void);
+
+/* A domain key (xenstore's name, e.g. "qubes-netvm-gateway6") where this
+ * fixture keeps them; value NULL removes it. */
+void vifenv_domain_key(const char *name, const char *value);
 /* The pid of this test's own xenstored. */
 pid_t vifenv_xenstored_pid(void);
 

@@ -147,6 +147,40 @@ START_TEST(test_store_dual_stack)
 }
 END_TEST
 
+/* The hardening service: absent on, "" or "0" off (dom0 writes "0" for a
+ * disabled service), anything else on. */
+START_TEST(test_store_harden)
+{
+	static const struct {
+		const char *v;
+		bool on;
+	} cases[] = { { NULL, true }, { "", false }, { "0", false }, { "1", true }, { "yes", true }, { "00", true } };
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct vif_input in = env_ok();
+		struct vif_store s = store_base();
+
+		s.harden = (char *)cases[i].v;
+		ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
+		ck_assert_msg(in.harden == cases[i].on, "harden '%s': %d", cases[i].v ? cases[i].v : "(absent)", in.harden);
+	}
+}
+END_TEST
+
+/* Messages name the source and the key. */
+START_TEST(test_store_key_names)
+{
+	struct vif_input in = env_ok();
+	struct vif_store s = store_base();
+
+	s.gateway = NULL;
+	snprintf(s.gateway_name, sizeof(s.gateway_name), "QubesDB key /qubes-netvm-gateway");
+	log_reset_last_error();
+	ck_assert_int_lt(vif_input_from_store(&s, &in), 0);
+	ck_assert_str_eq(log_last_error(), "QubesDB key /qubes-netvm-gateway is missing");
+}
+END_TEST
+
 START_TEST(test_store_empty_ip)
 {
 	struct vif_input in = env_ok();
@@ -287,6 +321,8 @@ int main(void)
 	tcase_add_test(tc, test_store_ok_v4);
 	tcase_add_test(tc, test_store_dual_stack);
 	tcase_add_test(tc, test_store_empty_ip);
+	tcase_add_test(tc, test_store_harden);
+	tcase_add_test(tc, test_store_key_names);
 	tcase_add_test(tc, test_store_vifname);
 	tcase_add_loop_test(tc, test_store_bad, 0, ELEMENTSOF(store_bad));
 	suite_add_tcase(s, tc);
