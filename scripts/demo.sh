@@ -68,7 +68,7 @@ cat <<EOF
 
 Every domain is a network namespace, every virtual NIC a veth pair named as
 Xen names it. Each backend has its own xenstore with what the toolstack
-writes. Every vif is brought up by 'vif-route-qubes online type_if=vif' with
+writes, and its own QubesDB with what dom0 gives a Qubes VM. Every vif is brought up by 'vif-route-qubes online type_if=vif' with
 the environment libxl gives it; DNS is set by 'qubes-setup-dnat-to-ns' run
 from the NetworkManager dispatcher hook.
 EOF
@@ -78,7 +78,12 @@ quiet qnet_up || { say "building the network failed"; exit 1; }
 say "done."
 
 section "What the toolstack wrote for sys-firewall's clients (its xenstore)"
-qnet_xs sys-firewall xenstore-ls -f /local/domain/0 | grep -E 'qubes-netvm|/(ip|mac) ' | sed 's/^/    /'
+qnet_xs sys-firewall xenstore-ls -f /local/domain/0 | grep -E '/(ip|mac) ' | sed 's/^/    /'
+
+section "What dom0 gave sys-firewall itself (its QubesDB)"
+say "Its gateway addresses as clients see them and the virtual DNS addresses --"
+say "on every Qubes since 4.0 these live in QubesDB, not xenstore:"
+qnet_qdb sys-firewall multiread /qubes- | sed 's/^/    /'
 
 section "A client VM: work"
 say "Address /32 (and /128), the gateway on-link, DNS to two virtual addresses"

@@ -9,6 +9,7 @@
 #
 # Each domain is a network namespace; each backend (sys-net, sys-firewall)
 # has its own test xenstored holding what the toolstack writes, its own
+# test QubesDB holding what dom0 gives a Qubes VM, its own
 # resolv.conf (bind-mounted over /etc/resolv.conf for the programs it runs)
 # and its own xtables and vif locks. Every vif goes up and down only through
 # vif-route-qubes invoked as libxl invokes it, and DNS is set only by
@@ -53,16 +54,18 @@ qnet_exec() {
 	ip netns exec "$(qnet_ns "$d")" "$@"
 }
 
-# qnet_domain DOMAIN CMD...: CMD as that domain's own programs run:
-# its xenstore, its xtables and vif locks, its resolv.conf, and a systemctl that only
-# records what it was asked (the updates proxy restart).
+# qnet_domain DOMAIN CMD...: CMD as that domain's own programs run: its
+# xenstore, its QubesDB (while it has one), its xtables and vif locks, its
+# resolv.conf, and a systemctl that only records what it was asked (the
+# updates proxy restart).
 qnet_domain() {
-	local d=$1
+	local d=$1 qdb=QUBESDB_SOCKET=
 	shift
+	[ -S "$QNET_DIR/$d.qubesdb.sock" ] && qdb=QUBESDB_SOCKET="$QNET_DIR/$d.qubesdb.sock"
 	ip netns exec "$(qnet_ns "$d")" sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
 		"$QNET_DIR/$d.resolv.conf" \
 		env XENSTORED_PATH="$QNET_DIR/$d.xenstored.sock" XTABLES_LOCKFILE="$QNET_DIR/$d.xtables.lock" \
-		VIF_ROUTE_QUBES_LOCK_DIR="$QNET_DIR/$d.locks" \
+		"$qdb" VIF_ROUTE_QUBES_LOCK_DIR="$QNET_DIR/$d.locks" \
 		PATH="$QNET_DIR/bin:$QNET_BUILD/vif-route-qubes:$QNET_BUILD/setup-dnat-to-ns:$PATH" "$@"
 }
 
@@ -71,6 +74,33 @@ qnet_xs() {
 	local d=$1
 	shift
 	XENSTORED_PATH="$QNET_DIR/$d.xenstored.sock" "$@"
+}
+
+# qnet_qdb DOMAIN read|write|rm|multiread ARGS...: that backend's QubesDB.
+qnet_qdb() {
+	local d=$1
+	shift
+	QUBESDB_SOCKET="$QNET_DIR/$d.qubesdb.sock" "$QNET_BUILD/tests/qubesdb/qdb-tool" "$@"
+}
+
+# qnet_qubesdb_start DOMAIN GW GW6: the QubesDB dom0 fills for a network
+# domain: its gateway addresses and the virtual DNS addresses.
+qnet_qubesdb_start() {
+	local d=$1 gw=$2 gw6=$3
+	rm -f "$QNET_DIR/$d.qubesdb.sock"
+	"$QNET_BUILD/tests/qubesdb/test-qubesdb" --socket "$QNET_DIR/$d.qubesdb.sock" --daemon \
+		--pid-file "$QNET_DIR/$d.qubesdb.pid" \
+		--set "/qubes-netvm-gateway=$gw" --set "/qubes-netvm-gateway6=$gw6" \
+		--set "/qubes-netvm-primary-dns=$QNET_DNS1" --set "/qubes-netvm-secondary-dns=$QNET_DNS2" \
+		--set "/qubes-service/harden-network-interfaces=1"
+}
+
+# qnet_qubesdb_stop DOMAIN: as on plain Xen, no QubesDB at all.
+qnet_qubesdb_stop() {
+	local d=$1
+	[ -f "$QNET_DIR/$d.qubesdb.pid" ] && kill "$(cat "$QNET_DIR/$d.qubesdb.pid")" 2>/dev/null
+	rm -f "$QNET_DIR/$d.qubesdb.pid" "$QNET_DIR/$d.qubesdb.sock"
+	return 0
 }
 
 # qnet_vif BACKEND DOMID online|offline: as libxl runs the vif's script.
@@ -158,18 +188,16 @@ _qnet_client() {
 	return 0
 }
 
-# A backend's own setup before any vif: forwarding, base firewall, the
-# toolstack's keys in its xenstore.
+# A backend's own setup before any vif: forwarding, base firewall, its
+# xenstore (the toolstack's keys come with each vif) and its QubesDB with
+# the domain's keys, as on a Qubes VM.
 _qnet_backend() {
 	local d=$1 gw=$2 gw6=$3
 	qnet_exec "$d" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	_qnet_xenstored "$d"
+	qnet_qubesdb_start "$d" "$gw" "$gw6"
 	sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall.rules" | qnet_domain "$d" iptables-legacy-restore -w
 	sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall6.rules" | qnet_domain "$d" ip6tables-legacy-restore -w
-	qnet_xs "$d" xenstore-write /local/domain/0/qubes-netvm-gateway "$gw" \
-		/local/domain/0/qubes-netvm-gateway6 "$gw6" \
-		/local/domain/0/qubes-netvm-primary-dns "$QNET_DNS1" \
-		/local/domain/0/qubes-netvm-secondary-dns "$QNET_DNS2"
 }
 
 # qnet_up: builds the whole network and brings every vif online; fails at

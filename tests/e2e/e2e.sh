@@ -293,6 +293,44 @@ t_offline_and_back() {
 	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS after coming back"
 }
 
+# Plain Xen: sys-firewall without QubesDB, its domain keys in its xenstore;
+# the vif and DNS work the same, then back to QubesDB.
+t_plain_xen_keys() {
+	qnet_qubesdb_stop sys-firewall
+	qnet_xs sys-firewall xenstore-write /local/domain/0/qubes-netvm-gateway "$QNET_FW_GW" \
+		/local/domain/0/qubes-netvm-gateway6 "$QNET_FW_GW6" \
+		/local/domain/0/qubes-netvm-primary-dns "$QNET_DNS1" \
+		/local/domain/0/qubes-netvm-secondary-dns "$QNET_DNS2"
+	qnet_vif sys-firewall 3 offline || fail "offline failed"
+	qnet_vif sys-firewall 3 online || fail "online with the keys in xenstore failed"
+	qnet_domain sys-firewall env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes -n online |
+		grep -q "domain keys from xenstore" || fail "the keys did not come from xenstore"
+	pings work "$QNET_HOST" || fail "work cannot reach the host"
+	qnet_domain sys-firewall qubes-setup-dnat-to-ns --dry-run >/dev/null; local rc=$?
+	[ $rc -eq 100 ] || fail "setup-dnat-to-ns with the keys in xenstore: exit $rc, expected 100 (unchanged)"
+	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS1 with the keys in xenstore"
+	# back to Qubes: QubesDB, nothing of the domain's in xenstore
+	qnet_xs sys-firewall xenstore-rm /local/domain/0/qubes-netvm-gateway /local/domain/0/qubes-netvm-gateway6 \
+		/local/domain/0/qubes-netvm-primary-dns /local/domain/0/qubes-netvm-secondary-dns
+	qnet_qubesdb_start sys-firewall "$QNET_FW_GW" "$QNET_FW_GW6"
+	qnet_vif sys-firewall 3 offline || fail "offline failed"
+	qnet_vif sys-firewall 3 online || fail "online back on QubesDB failed"
+	pings work "$QNET_HOST" || fail "work cannot reach the host on QubesDB again"
+}
+
+# The domain's keys are read from QubesDB: a gateway changed there is the
+# one the next online puts on the vif, and xenstore holds none of them.
+t_keys_from_qubesdb() {
+	[ -z "$(qnet_xs sys-firewall xenstore-ls -f /local/domain/0 | grep qubes-netvm)" ] ||
+		fail "sys-firewall's xenstore holds domain keys"
+	qnet_domain sys-firewall env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes -n online |
+		grep -q "domain keys from QubesDB ($QNET_DIR/sys-firewall.qubesdb.sock)" ||
+		fail "the keys did not come from sys-firewall's QubesDB"
+	expect_eq "$(qnet_qdb sys-firewall read /qubes-netvm-gateway)" "$QNET_FW_GW" "the gateway in QubesDB"
+	qnet_exec sys-firewall ip -4 -o addr show dev vif3.0 | grep -q " $QNET_FW_GW/32 " ||
+		fail "vif3.0 lacks the gateway from QubesDB"
+}
+
 t_status_all_present() {
 	for spec in "sys-net 2" "sys-firewall 3" "sys-firewall 4"; do
 		set -- $spec
@@ -317,6 +355,8 @@ check "IPv6: work pings the host through both hops, NAT at each hop" t_ipv6_both
 check "a client with no IPv6 address gets no IPv6 through" t_no_ipv6_client
 check "a vif with an empty ip lets nothing through, whatever the source address" t_empty_ip_drops_all
 check "offline removes work's rules, routes, neighbours and its traffic stops; online restores it" t_offline_and_back
+check "the domain's keys come from each backend's QubesDB, none from xenstore" t_keys_from_qubesdb
+check "plain Xen: with the keys in xenstore and no QubesDB, vif and DNS work the same" t_plain_xen_keys
 check "vif-route-qubes status finds every item in place on all three vifs" t_status_all_present
 
 tap_end
