@@ -5,7 +5,7 @@
  * Not a test: it asserts nothing beyond "the runs succeeded".
  *
  *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C]
- *             [--conntrack] [--dnat PATH] [--floor] [--smoke]
+ *             [--conntrack] [--dnat PATH] [--floor] [--smoke] [--qubesdb PATH]
  *
  * --conntrack keeps one unrelated connection tracked in the namespace, so
  * every online pays for the purge's walk of the kernel's conntrack table
@@ -13,6 +13,9 @@
  * walk is skipped. --floor adds the cost of spawning /bin/true the same
  * way: no program can be faster than that on the machine. --smoke: run as
  * a test (exit 77, "skipped", without privileges unless CI=true).
+ * --qubesdb PATH: the domain's keys in the test QubesDB daemon at PATH (as
+ * on Qubes) instead of xenstore, plus the cost of one READ round trip to
+ * each store, measured in-process on one connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,7 @@ extern char **environ;
 
 static const char *vif_route;
 static const char *xenstored;
+static const char *qubesdb;
 static char workdir[] = "/tmp/qvt-bench.XXXXXX";
 
 static double now_us(void)
@@ -142,6 +147,108 @@ static pid_t start_xenstored(void)
 	}
 	fprintf(stderr, "qvt-bench: xenstored did not start\n");
 	exit(1);
+}
+
+static void row(const char *label, double *v, unsigned n, long rss_kib);
+
+static pid_t start_qubesdb(void)
+{
+	static char sock[64];
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/qubesdb.sock", workdir);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(qubesdb, qubesdb, "--socket", sock, "--set", "/qubes-netvm-gateway=10.137.0.1", "--set",
+		      "/qubes-netvm-gateway6=fd09::1", "--set", "/qubes-netvm-primary-dns=10.139.1.1", (char *)NULL);
+		_exit(127);
+	}
+	setenv("QUBESDB_SOCKET", sock, 1);
+	for (int i = 0; i < 500; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+		strcpy(sa.sun_path, sock);
+		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return pid;
+		usleep(10000);
+	}
+	fprintf(stderr, "qvt-bench: qubesdb did not start\n");
+	exit(1);
+}
+
+/* One QubesDB READ: the 72-byte header out, the reply header and value
+ * back (the protocol of SPEC.md, written out here so the bench stays
+ * independent of the client it measures). */
+static int qdb_read_once(int fd, const char *path)
+{
+	unsigned char h[72] = { 0 }, r[72 + 3072];
+	uint32_t len;
+	size_t got = 0;
+
+	memcpy(h + 1, path, strlen(path));
+	if (write(fd, h, sizeof(h)) != (ssize_t)sizeof(h))
+		return -1;
+	while (got < 72) {
+		ssize_t k = read(fd, r + got, 72 - got);
+
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	memcpy(&len, r + 68, 4);
+	if (r[0] != 10 || len >= 3072)
+		return -1;
+	while (got < 72 + len) {
+		ssize_t k = read(fd, r + got, 72 + len - got);
+
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/* Rows: one READ round trip to QubesDB and to xenstore, on one connection. */
+static void bench_round_trips(unsigned cycles, double *v)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct xs_handle *h;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", getenv("QUBESDB_SOCKET"));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("connect to qubesdb");
+	for (unsigned i = 0; i < cycles; i++) {
+		double t0 = now_us();
+
+		if (qdb_read_once(fd, "/qubes-netvm-gateway") < 0)
+			die("qubesdb read");
+		v[i] = now_us() - t0;
+	}
+	close(fd);
+	row("one QubesDB READ round trip (test daemon)", v, cycles, 0);
+
+	h = xs_open(0);
+	if (!h)
+		die("xs_open");
+	for (unsigned i = 0; i < cycles; i++) {
+		double t0 = now_us();
+		char *x = xs_read(h, XBT_NULL, "/local/domain/0/backend/vif/1/0/ip", NULL);
+
+		if (!x)
+			die("xs_read");
+		free(x);
+		v[i] = now_us() - t0;
+	}
+	xs_close(h);
+	row("one xenstore READ round trip (test daemon, libxenstore)", v, cycles, 0);
 }
 
 static void xs_put(struct xs_handle *h, const char *path, const char *value)
@@ -257,6 +364,7 @@ int main(int argc, char **argv)
 		{ "dnat", required_argument, NULL, 'd' },
 		{ "floor", no_argument, NULL, 'f' },
 		{ "smoke", no_argument, NULL, 's' },
+		{ "qubesdb", required_argument, NULL, 'q' },
 		{},
 	};
 	unsigned others = 0, cycles = 100, target = 1;
@@ -265,7 +373,7 @@ int main(int argc, char **argv)
 	char path[96], label[128];
 	double *on, *off, *cyc;
 	struct xs_handle *h;
-	pid_t xs;
+	pid_t xs, qdb = 0;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -294,13 +402,16 @@ int main(int argc, char **argv)
 		case 's':
 			smoke = true;
 			break;
+		case 'q':
+			qubesdb = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!vif_route || !xenstored || cycles == 0 || others > 20000) {
 		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] "
-				"[--conntrack] [--dnat PATH] [--floor]\n");
+				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH]\n");
 		return 2;
 	}
 
@@ -346,8 +457,13 @@ int main(int argc, char **argv)
 	h = xs_open(0);
 	if (!h)
 		die("xs_open");
-	xs_put(h, "/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
-	xs_put(h, "/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	if (qubesdb)
+		qdb = start_qubesdb();
+	else {
+		unsetenv("QUBESDB_SOCKET");
+		xs_put(h, "/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
+		xs_put(h, "/local/domain/0/qubes-netvm-gateway6", "fd09::1");
+	}
 	make_vifs(h, target, 1);
 	if (others)
 		make_vifs(h, 2, others);
@@ -369,7 +485,8 @@ int main(int argc, char **argv)
 			return 1;
 		cyc[i] = on[i] + off[i];
 	}
-	snprintf(label, sizeof(label), "%u other vifs online%s", others, conntrack ? ", conntrack in use" : "");
+	snprintf(label, sizeof(label), "%u other vifs online%s%s", others, conntrack ? ", conntrack in use" : "",
+		 qubesdb ? ", keys in QubesDB" : "");
 	{
 		char l[192];
 
@@ -383,6 +500,11 @@ int main(int argc, char **argv)
 
 	if (dnat)
 		bench_dnat(dnat, cycles, cyc);
+	if (qubesdb) {
+		bench_round_trips(cycles, cyc);
+		kill(qdb, SIGTERM);
+		waitpid(qdb, NULL, 0);
+	}
 
 	kill(xs, SIGTERM);
 	waitpid(xs, NULL, 0);
