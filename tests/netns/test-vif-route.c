@@ -1058,6 +1058,28 @@ START_TEST(test_qdb_daemon_fails)
 }
 END_TEST
 
+/* QubesDB dying once online has read the keys (all of them come before
+ * any change) does not matter: online goes through. */
+START_TEST(test_qdb_dies_after_reading)
+{
+	_cleanup_free_ char *err = NULL;
+
+	free(tl_sh("mkdir -p /tmp/qvt-hooks4 && printf '#!/bin/sh\\nkill %d\\n' > /tmp/qvt-hooks4/kill && "
+		   "chmod +x /tmp/qvt-hooks4/kill",
+		   (int)vifenv_qubesdb_pid()));
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--hooks-dir /tmp/qvt-hooks4 " ONLINE, &err), 0);
+	assert_sh("ip -4 -o addr show dev vif3.0 | awk '{print $4}'", "10.137.0.1/32\n");
+	assert_xs(XB "/hotplug-status", "connected");
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "st=$(ps -o stat= -p %d); case \"$st\" in ''|Z*) echo gone;; *) echo alive;; esac",
+			 (int)vifenv_qubesdb_pid());
+		assert_sh(cmd, "gone\n");
+	}
+}
+END_TEST
+
 /* The socket is there but nobody answers: an error, never xenstore. */
 START_TEST(test_qdb_unreachable)
 {
@@ -1215,6 +1237,7 @@ int main(void)
 	tcase_add_test(tc, test_qdb_gateway_absent_no_fallback);
 	tcase_add_test(tc, test_qdb_hardening);
 	tcase_add_test(tc, test_qdb_daemon_fails);
+	tcase_add_test(tc, test_qdb_dies_after_reading);
 	tcase_add_test(tc, test_qdb_unreachable);
 	tcase_add_test(tc, test_qdb_found_in_run);
 	tcase_add_test(tc, test_qdb_split_and_events);
