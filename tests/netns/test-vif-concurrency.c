@@ -178,5 +178,13 @@ int main(void)
 	tcase_add_test(tc, test_online_offline_serialised);
 	tcase_add_test(tc, test_online_offline_races);
 	suite_add_tcase(s, tc);
+
+	/* And on plain Xen, the keys in xenstore beside the toolstack's. */
+	tc = tcase_create("parallel-xenstore");
+	tcase_add_checked_fixture(tc, vifenv_setup, vifenv_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_parallel_online_offline);
+	tcase_add_test(tc, test_online_offline_serialised);
+	suite_add_tcase(s, tc);
 	return tl_main(s, true);
 }
