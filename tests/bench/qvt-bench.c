@@ -119,68 +119,56 @@ static double run_vif(unsigned domid, const char *cmd)
 	return t;
 }
 
-static pid_t start_xenstored(void)
+/* Starts argv (serving on sock, in the foreground) as a child that dies
+ * with us, sets env_var to sock, and waits until sock accepts. */
+static pid_t start_daemon(char *const argv[], const char *sock, const char *env_var)
 {
-	static char sock[64];
-	pid_t pid;
+	pid_t pid = fork();
 
-	snprintf(sock, sizeof(sock), "%s/xenstored.sock", workdir);
-	pid = fork();
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(xenstored, xenstored, "--socket", sock, (char *)NULL);
+		execv(argv[0], argv);
 		_exit(127);
 	}
-	setenv("XENSTORED_PATH", sock, 1);
+	setenv(env_var, sock, 1);
 	for (int i = 0; i < 500; i++) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
 
-		strcpy(sa.sun_path, sock);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
 		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		close(fd);
 		if (ok)
 			return pid;
 		usleep(10000);
 	}
-	fprintf(stderr, "qvt-bench: xenstored did not start\n");
+	fprintf(stderr, "qvt-bench: %s did not start\n", argv[0]);
 	exit(1);
 }
 
-static void row(const char *label, double *v, unsigned n, long rss_kib);
+static pid_t start_xenstored(void)
+{
+	static char sock[64];
+	char *argv[] = { (char *)xenstored, (char *)"--socket", sock, NULL };
+
+	snprintf(sock, sizeof(sock), "%s/xenstored.sock", workdir);
+	return start_daemon(argv, sock, "XENSTORED_PATH");
+}
 
 static pid_t start_qubesdb(void)
 {
 	static char sock[64];
-	pid_t pid;
+	char *argv[] = { (char *)qubesdb, (char *)"--socket", sock, (char *)"--set",
+			 (char *)"/qubes-netvm-gateway=10.137.0.1", (char *)"--set", (char *)"/qubes-netvm-gateway6=fd09::1",
+			 (char *)"--set", (char *)"/qubes-netvm-primary-dns=10.139.1.1", NULL };
 
 	snprintf(sock, sizeof(sock), "%s/qubesdb.sock", workdir);
-	pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(qubesdb, qubesdb, "--socket", sock, "--set", "/qubes-netvm-gateway=10.137.0.1", "--set",
-		      "/qubes-netvm-gateway6=fd09::1", "--set", "/qubes-netvm-primary-dns=10.139.1.1", (char *)NULL);
-		_exit(127);
-	}
-	setenv("QUBESDB_SOCKET", sock, 1);
-	for (int i = 0; i < 500; i++) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
-
-		strcpy(sa.sun_path, sock);
-		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		close(fd);
-		if (ok)
-			return pid;
-		usleep(10000);
-	}
-	fprintf(stderr, "qvt-bench: qubesdb did not start\n");
-	exit(1);
+	return start_daemon(argv, sock, "QUBESDB_SOCKET");
 }
+
+static void row(const char *label, double *v, unsigned n, long rss_kib);
 
 /* One QubesDB READ: the 72-byte header out, the reply header and value
  * back (the protocol of SPEC.md, written out here so the bench stays
