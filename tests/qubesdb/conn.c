@@ -104,7 +104,7 @@ void conn_queue(struct conn *c, const void *data, size_t len)
 	if (c->dead || !len)
 		return;
 	if (c->out_bytes + len > OUT_HARD_LIMIT) {
-		qdbd_log("conn %u: not reading its replies and events, dropping it", c->id);
+		daemon_log("conn %u: not reading its replies and events, dropping it", c->id);
 		c->dead = true;
 		return;
 	}
@@ -133,8 +133,8 @@ void conn_reply(struct qdbd *d, struct conn *c, const struct qdb_hdr *hdr)
 	if (d->events)
 		conn_event(c, EVENT_PATH);
 	if (d->verbose)
-		qdbd_log("conn %u:   -> %s '%.63s' %u", c->id, qdb_type_name(hdr->type), hdr->path,
-			 hdr->data_len);
+		daemon_log("conn %u:   -> %s '%.63s' %u", c->id, qdb_type_name(hdr->type),
+			   hdr->path, hdr->data_len);
 	/* memcpy, not assignment: the padding the client sent goes back. */
 	conn_queue(c, hdr, sizeof(*hdr));
 }

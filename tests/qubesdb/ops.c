@@ -80,13 +80,13 @@ static int op_write(struct req *r)
 {
 	if (memchr(r->data, '\0', r->len)) {
 		if (r->d->verbose)
-			qdbd_log("conn %u: NUL byte in the value", r->c->id);
+			daemon_log("conn %u: NUL byte in the value", r->c->id);
 		reply(r, QDB_RESP_ERROR);
 		return 0;
 	}
 	if (!path_is_key(r->hdr.path)) {
 		/* qubesdb_write() fails: the real daemon answers, then hangs up. */
-		qdbd_log("conn %u: cannot write '%s', closing", r->c->id, r->hdr.path);
+		daemon_log("conn %u: cannot write '%s', closing", r->c->id, r->hdr.path);
 		reply(r, QDB_RESP_ERROR);
 		r->c->closing = true;
 		return 0;
@@ -200,8 +200,8 @@ static const char *check_hdr(const struct qdb_hdr *hdr)
  * then the client hears RESP_ERROR. */
 static void refuse(struct qdbd *d, struct conn *c, const struct qdb_hdr *hdr, const char *why)
 {
-	qdbd_log("conn %u: refused %s (type %u, %u bytes): %s", c->id, qdb_type_name(hdr->type),
-		 hdr->type, hdr->data_len, why);
+	daemon_log("conn %u: refused %s (type %u, %u bytes): %s", c->id, qdb_type_name(hdr->type),
+		   hdr->type, hdr->data_len, why);
 	memcpy(&c->err, hdr, sizeof(c->err));
 	c->err.type = QDB_RESP_ERROR;
 	c->err.path[sizeof(c->err.path) - 1] = '\0';
@@ -244,7 +244,8 @@ void conn_process(struct qdbd *d, struct conn *c)
 		}
 		op = &ops[r.hdr.type];
 		if (r.hdr.data_len && op->payload == PAYLOAD_DROP) {
-			qdbd_log("conn %u: %s with a payload, closing", c->id, qdb_type_name(r.hdr.type));
+			daemon_log("conn %u: %s with a payload, closing", c->id,
+				   qdb_type_name(r.hdr.type));
 			c->dead = true;
 			break;
 		}
@@ -254,8 +255,8 @@ void conn_process(struct qdbd *d, struct conn *c)
 		}
 		if (d->stall && startswith(r.hdr.path, d->stall)) {
 			/* A daemon that hangs: this connection never hears back. */
-			qdbd_log("conn %u: stalling at %s '%s'", c->id, qdb_type_name(r.hdr.type),
-				 r.hdr.path);
+			daemon_log("conn %u: stalling at %s '%s'", c->id, qdb_type_name(r.hdr.type),
+				   r.hdr.path);
 			c->stalled = true;
 			break;
 		}
@@ -264,8 +265,8 @@ void conn_process(struct qdbd *d, struct conn *c)
 		r.data = c->in + c->in_off + sizeof(r.hdr);
 		r.len = r.hdr.data_len;
 		if (d->verbose)
-			qdbd_log("conn %u: %s '%s' (%zu bytes)", c->id, qdb_type_name(r.hdr.type),
-				 r.hdr.path, r.len);
+			daemon_log("conn %u: %s '%s' (%zu bytes)", c->id, qdb_type_name(r.hdr.type),
+				   r.hdr.path, r.len);
 		rc = op->fn(&r);
 		conn_in_consume(c, sizeof(r.hdr) + r.len);
 		if (rc < 0)

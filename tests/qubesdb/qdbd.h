@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon.h" /* xmalloc & co, daemon_log */
 #include "qdb.h"
 
 /* One key. The store keeps them sorted by strcmp(), as the real daemon's
@@ -81,11 +82,7 @@ struct qdbd {
 	const char *truncate; /* --truncate PREFIX, or NULL */
 };
 
-/* util.c: a test daemon treats running out of memory as fatal. */
-void *xmalloc(size_t size);
-void *xrealloc(void *p, size_t size);
-void *xmemdup(const void *p, size_t size);
-void qdbd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* util.c */
 uint64_t now_ns(void);
 bool startswith(const char *s, const char *prefix);
 const char *qdb_type_name(unsigned int type);

@@ -1,20 +1,14 @@
 /* test-qubesdb: a small qubesdb-daemon for running QubesDB clients where
- * there is no Qubes. See qdbd.h. This file: command line, the socket, and
- * the poll() loop. */
-#include <fcntl.h>
+ * there is no Qubes. See qdbd.h. This file: command line, and what each
+ * round of the poll() loop does with the connections; the socket,
+ * --daemon, the pid file, signals and the loop itself are
+ * tests/lib/daemon.c's. */
 #include <getopt.h>
-#include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "qdbd.h"
 
@@ -22,10 +16,7 @@
 #define MAX_SETS 1024
 
 struct opts {
-	const char *socket;
-	const char *pid_file;
-	bool daemon;
-	bool verbose;
+	struct daemon_opts d;
 	bool events;
 	size_t split;
 	const char *stall;
@@ -37,45 +28,19 @@ struct opts {
 	size_t nsets;
 };
 
-/* --- the loop */
+const char daemon_name[] = "test-qubesdb";
 
-static void accept_all(struct qdbd *d, int lfd)
+/* --- the loop (daemon_serve() calls these) */
+
+static void loop_accepted(void *userdata, int fd)
 {
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct conn *c;
+	struct qdbd *d = userdata;
+	struct conn *c = conn_new(fd, ++d->next_conn_id);
 
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				qdbd_log("accept: %m");
-			return;
-		}
-		c = conn_new(fd, ++d->next_conn_id);
-		c->next = d->conns;
-		d->conns = c;
-		if (d->verbose)
-			qdbd_log("conn %u: connected", c->id);
-	}
-}
-
-static void reap(struct qdbd *d)
-{
-	struct conn **p = &d->conns;
-
-	while (*p) {
-		struct conn *c = *p;
-
-		if (c->dead || (c->eof && !c->out && !c->closing)) {
-			if (d->verbose)
-				qdbd_log("conn %u: closed", c->id);
-			*p = c->next;
-			conn_free(c);
-		} else {
-			p = &c->next;
-		}
-	}
+	c->next = d->conns;
+	d->conns = c;
+	if (d->verbose)
+		daemon_log("conn %u: connected", c->id);
 }
 
 /* How long poll() may sleep: until the next --split piece is due. */
@@ -97,74 +62,65 @@ static struct timespec *poll_timeout(const struct qdbd *d, uint64_t now, struct 
 	return ts;
 }
 
-/* Returns 0 when a termination signal arrives. */
-static int serve(struct qdbd *d, int lfd, int sfd)
+static const struct timespec *loop_prepare(void *userdata, struct daemon_pollset *ps,
+					   struct timespec *ts)
 {
-	struct pollfd *pfd = NULL;
-	struct conn **pc = NULL;
-	size_t cap = 0;
-	int rc = 0;
+	struct qdbd *d = userdata;
+	uint64_t now = now_ns();
 
-	for (;;) {
-		uint64_t now = now_ns();
-		size_t n = 2, nconn = 0;
-		struct timespec ts;
-		struct conn *c;
-
-		for (c = d->conns; c; c = c->next)
-			nconn++;
-		if (nconn + 2 > cap) {
-			cap = (nconn + 2) * 2;
-			pfd = xrealloc(pfd, cap * sizeof(*pfd));
-			pc = xrealloc(pc, cap * sizeof(*pc));
-		}
-		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		for (c = d->conns; c; c = c->next, n++) {
-			pfd[n] = (struct pollfd){ .fd = c->fd, .events = conn_poll_events(d, c, now) };
-			pc[n] = c;
-		}
-
-		if (ppoll(pfd, n, poll_timeout(d, now, &ts), NULL) < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			qdbd_log("poll: %m");
-			break;
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && d->verbose)
-				qdbd_log("signal %" PRIu32 " from pid %" PRIu32 ", exiting",
-					 si.ssi_signo, si.ssi_pid);
-			break;
-		}
-		if (pfd[0].revents) {
-			rc = -EBADF;
-			qdbd_log("signal descriptor failed, exiting");
-			break;
-		}
-		if (pfd[1].revents & POLLIN)
-			accept_all(d, lfd);
-		for (size_t i = 2; i < n; i++) {
-			if (pfd[i].revents & POLLERR)
-				pc[i]->dead = true;
-			if (pfd[i].revents & (POLLIN | POLLHUP))
-				conn_read(pc[i]);
-		}
-		/* Reply right away rather than after another round of poll(). */
-		for (c = d->conns; c; c = c->next)
-			conn_process(d, c);
-		now = now_ns();
-		for (c = d->conns; c; c = c->next)
-			conn_flush(d, c, now);
-		reap(d);
-	}
-	free(pfd);
-	free(pc);
-	return rc;
+	for (struct conn *c = d->conns; c; c = c->next)
+		daemon_poll_add(ps, c->fd, conn_poll_events(d, c, now), c);
+	return poll_timeout(d, now, ts);
 }
+
+static void loop_polled(void *userdata, void *conn, short revents)
+{
+	struct conn *c = conn;
+
+	if (revents & POLLERR)
+		c->dead = true;
+	if (revents & (POLLIN | POLLHUP))
+		conn_read(c);
+}
+
+static void reap(struct qdbd *d)
+{
+	struct conn **p = &d->conns;
+
+	while (*p) {
+		struct conn *c = *p;
+
+		if (c->dead || (c->eof && !c->out && !c->closing)) {
+			if (d->verbose)
+				daemon_log("conn %u: closed", c->id);
+			*p = c->next;
+			conn_free(c);
+		} else {
+			p = &c->next;
+		}
+	}
+}
+
+static void loop_after(void *userdata)
+{
+	struct qdbd *d = userdata;
+	uint64_t now;
+	struct conn *c;
+
+	for (c = d->conns; c; c = c->next)
+		conn_process(d, c);
+	now = now_ns();
+	for (c = d->conns; c; c = c->next)
+		conn_flush(d, c, now);
+	reap(d);
+}
+
+static const struct daemon_serve_ops loop_ops = {
+	.prepare = loop_prepare,
+	.accepted = loop_accepted,
+	.polled = loop_polled,
+	.after = loop_after,
+};
 
 /* --- setup */
 
@@ -218,56 +174,40 @@ static int check_set(const char *arg)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "daemon", no_argument, NULL, 'd' },
-		{ "pid-file", required_argument, NULL, 'p' },
+		DAEMON_LONGOPTS,
 		{ "set", required_argument, NULL, 'e' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "split", required_argument, NULL, 'P' },
 		{ "events", no_argument, NULL, 'E' },
 		{ "stall", required_argument, NULL, 'S' },
 		{ "oversize", required_argument, NULL, 'O' },
 		{ "truncate", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		char *end;
 		unsigned long v;
 
 		switch (ch) {
-		case 's':
-			o->socket = optarg;
-			break;
-		case 'd':
-			o->daemon = true;
-			break;
-		case 'p':
-			o->pid_file = optarg;
-			break;
 		case 'e':
 			if (check_set(optarg) < 0) {
-				fprintf(stderr, "test-qubesdb: bad --set '%s': want /KEY=VALUE, the key "
-						"as WRITE takes it, the value under %d bytes\n",
-					optarg, QDB_MAX_DATA);
+				daemon_log("bad --set '%s': want /KEY=VALUE, the key as WRITE "
+					   "takes it, the value under %d bytes",
+					   optarg, QDB_MAX_DATA);
 				return -EINVAL;
 			}
 			if (o->nsets == MAX_SETS) {
-				fprintf(stderr, "test-qubesdb: more than %d --set\n", MAX_SETS);
+				daemon_log("more than %d --set", MAX_SETS);
 				return -E2BIG;
 			}
 			o->sets[o->nsets++] = optarg;
-			break;
-		case 'v':
-			o->verbose = true;
 			break;
 		case 'P':
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno || !*optarg || *end || optarg[0] == '-' || v < 1 || v > MAX_SPLIT) {
-				fprintf(stderr, "test-qubesdb: bad --split '%s'\n", optarg);
+				daemon_log("bad --split '%s'", optarg);
 				return -EINVAL;
 			}
 			o->split = v;
@@ -284,139 +224,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'T':
 			o->truncate = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 1;
 		default:
-			usage(stderr);
-			return -EINVAL;
+			r = daemon_opt(&o->d, ch, optarg, usage);
+			if (r != 0)
+				return r;
 		}
 	}
-	if (optind != argc || !o->socket) {
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* A socket file nobody answers on is left over from a killed daemon. */
-static int remove_stale_socket(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, r;
-
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (r == 0)
-		return -EADDRINUSE;
-	return unlink(sa->sun_path) < 0 ? -errno : 0;
-}
-
-static int open_listener(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	r = remove_stale_socket(&sa);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-static int write_pid_file(const char *path, pid_t pid)
-{
-	FILE *f = fopen(path, "we");
-	int r = 0;
-
-	if (!f)
-		return -errno;
-	fprintf(f, "%ld\n", (long)pid);
-	if (ferror(f))
-		r = -EIO;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
-/* Termination signals arrive through a descriptor so poll() sees them
- * without a race; they are blocked before fork() so none is lost. */
-static int block_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-static void redirect_stdio(bool keep_stderr)
-{
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	/* A daemon holding the caller's stderr would keep a pipe reader (such
-	 * as meson test) waiting for EOF; keep it only when asked to log. */
-	if (!keep_stderr)
-		dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
-/* Returns in the child, with *ready_fd to be written once serving. The
- * parent exits 0 once the child reports that, else 1. The socket already
- * listens, so connections made from then on are queued, not refused. */
-static int daemonize(int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		pid = -errno;
-		close(p[0]);
-		close(p[1]);
-		return pid;
-	}
-	if (pid > 0) {
-		char ch;
-		ssize_t n;
-
-		close(p[1]);
-		do
-			n = read(p[0], &ch, 1);
-		while (n < 0 && errno == EINTR);
-		_exit(n == 1 ? EXIT_SUCCESS : EXIT_FAILURE);
-	}
-	close(p[0]);
-	setsid();
-	*ready_fd = p[1];
-	return 0;
+	return daemon_opts_done(&o->d, argc, usage);
 }
 
 static void load_sets(struct qdbd *d, const struct opts *o)
@@ -435,55 +249,25 @@ static void load_sets(struct qdbd *d, const struct opts *o)
 static int run(const struct opts *o)
 {
 	struct qdbd d = {
-		.verbose = o->verbose,
+		.verbose = o->d.verbose,
 		.events = o->events,
 		.split = o->split,
 		.stall = o->stall,
 		.oversize = o->oversize,
 		.truncate = o->truncate,
 	};
-	sigset_t set;
-	int lfd, sfd, ready_fd = -1, r;
+	struct daemon_ctx dc;
+	int r;
 
-	r = block_signals(&set);
+	r = daemon_open(&dc, &o->d);
 	if (r < 0)
 		return r;
-	lfd = open_listener(o->socket);
-	if (lfd < 0) {
-		fprintf(stderr, "test-qubesdb: cannot listen on %s: %s\n", o->socket, strerror(-lfd));
-		return lfd;
-	}
-	if (o->daemon) {
-		r = daemonize(&ready_fd);
-		if (r < 0) {
-			fprintf(stderr, "test-qubesdb: fork: %s\n", strerror(-r));
-			goto out_socket;
-		}
-	}
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0) {
-		r = -errno;
-		goto out_socket;
-	}
-	if (o->pid_file) {
-		r = write_pid_file(o->pid_file, getpid());
-		if (r < 0) {
-			fprintf(stderr, "test-qubesdb: %s: %s\n", o->pid_file, strerror(-r));
-			goto out_signal;
-		}
-	}
 	load_sets(&d, o);
 
-	if (ready_fd >= 0) {
-		/* Setup errors above still reached the caller's stderr. */
-		redirect_stdio(o->verbose);
-		(void)!write(ready_fd, "", 1);
-		close(ready_fd);
-		ready_fd = -1;
-	}
-	if (o->verbose)
-		qdbd_log("serving %s", o->socket);
-	r = serve(&d, lfd, sfd);
+	daemon_ready(&dc);
+	if (o->d.verbose)
+		daemon_log("serving %s", o->d.socket);
+	r = daemon_serve(&dc, &loop_ops, &d);
 
 	while (d.conns) {
 		struct conn *c = d.conns;
@@ -492,15 +276,7 @@ static int run(const struct opts *o)
 		conn_free(c);
 	}
 	store_free(&d.store);
-	if (o->pid_file)
-		unlink(o->pid_file);
-out_signal:
-	close(sfd);
-out_socket:
-	if (ready_fd >= 0)
-		close(ready_fd);
-	close(lfd);
-	unlink(o->socket);
+	daemon_close(&dc);
 	return r;
 }
 

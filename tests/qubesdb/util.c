@@ -1,53 +1,7 @@
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "qdbd.h"
-
-static void oom(void)
-{
-	fputs("test-qubesdb: out of memory\n", stderr);
-	abort();
-}
-
-void *xmalloc(size_t size)
-{
-	void *p = malloc(size ? size : 1);
-
-	if (!p)
-		oom();
-	return p;
-}
-
-void *xrealloc(void *p, size_t size)
-{
-	p = realloc(p, size ? size : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *xmemdup(const void *p, size_t size)
-{
-	void *q = xmalloc(size);
-
-	if (size)
-		memcpy(q, p, size);
-	return q;
-}
-
-void qdbd_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("test-qubesdb: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 uint64_t now_ns(void)
 {

@@ -54,7 +54,7 @@ void fire_watches(struct qdbd *d, const char *path)
 			if (strncmp(w->path, path, w->cmp_len) != 0)
 				continue;
 			if (d->verbose)
-				qdbd_log("conn %u: event %s", c->id, path);
+				daemon_log("conn %u: event %s", c->id, path);
 			conn_event(c, path);
 		}
 	}

@@ -90,7 +90,7 @@ static void reply_error(struct req *r, int err)
 		}
 	}
 	if (r->d->verbose)
-		xsd_log("conn %u:   -> %s", r->c->id, name);
+		daemon_log("conn %u:   -> %s", r->c->id, name);
 	conn_send(r->c, XS_ERROR, r->hdr->req_id, r->hdr->tx_id, name, strlen(name) + 1);
 }
 
@@ -640,9 +640,9 @@ static void log_request(const struct req *r)
 		shown[i] = ch == 0 ? '|' : (ch < 0x20 || ch > 0x7e) ? '?' : (char)ch;
 	}
 	shown[n] = '\0';
-	xsd_log("conn %u: %s req %" PRIu32 " tx %" PRIu32 " \"%s\"%s", r->c->id,
-		xsd_type_name(r->hdr->type), r->hdr->req_id, r->hdr->tx_id, shown,
-		r->len > n ? "..." : "");
+	daemon_log("conn %u: %s req %" PRIu32 " tx %" PRIu32 " \"%s\"%s", r->c->id,
+		   xsd_type_name(r->hdr->type), r->hdr->req_id, r->hdr->tx_id, shown,
+		   r->len > n ? "..." : "");
 }
 
 void xsd_request(struct xsd *d, struct conn *c, const struct xsd_sockmsg *hdr,

@@ -1,57 +1,7 @@
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xsd.h"
-
-static void oom(void)
-{
-	fputs("test-xenstored: out of memory\n", stderr);
-	abort();
-}
-
-void *xmalloc(size_t size)
-{
-	void *p = malloc(size ? size : 1);
-
-	if (!p)
-		oom();
-	return p;
-}
-
-void *xrealloc(void *p, size_t size)
-{
-	p = realloc(p, size ? size : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *xmemdup(const void *p, size_t size)
-{
-	void *q = xmalloc(size);
-
-	if (size)
-		memcpy(q, p, size);
-	return q;
-}
-
-char *xstrdup(const char *s)
-{
-	return xmemdup(s, strlen(s) + 1);
-}
-
-void xsd_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("test-xenstored: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* FNV-1a: paths share long prefixes, so every byte must count. */
 static uint32_t hash_str(const char *s)
@@ -80,10 +30,8 @@ struct hentry *ht_find(const struct htable *t, const char *key)
 static void ht_grow(struct htable *t)
 {
 	size_t size = t->size ? t->size * 2 : 64;
-	struct hentry **b = calloc(size, sizeof(*b));
+	struct hentry **b = xcalloc(size, sizeof(*b));
 
-	if (!b)
-		oom();
 	for (size_t i = 0; i < t->size; i++) {
 		struct hentry *e = t->buckets[i], *next;
 

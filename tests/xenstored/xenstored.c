@@ -1,18 +1,15 @@
 /* test-xenstored: a small xenstored for running the real libxenstore and
- * xenstore-* tools without Xen. See xsd.h. This file: command line, the
- * socket, and the poll() loop with per-connection buffers. */
-#include <fcntl.h>
+ * xenstore-* tools without Xen. See xsd.h. This file: command line,
+ * per-connection buffers, and what each round of the poll() loop does with
+ * the connections; the socket, --daemon, the pid file, signals and the
+ * loop itself are tests/lib/daemon.c's. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "xsd.h"
@@ -25,13 +22,12 @@
 #define READ_CHUNK 16384
 
 struct opts {
-	const char *socket;
-	const char *pid_file;
-	bool daemon;
-	bool verbose;
+	struct daemon_opts d;
 	unsigned int domid;
 	const char *stall;
 };
+
+const char daemon_name[] = "test-xenstored";
 
 /* --- buffers */
 
@@ -81,7 +77,7 @@ void conn_send(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 	if (c->dead)
 		return;
 	if (buf_pending(&c->out) + sizeof(hdr) + len > OUT_HARD_LIMIT) {
-		xsd_log("conn %u: not reading its replies and events, dropping it", c->id);
+		daemon_log("conn %u: not reading its replies and events, dropping it", c->id);
 		c->dead = true;
 		return;
 	}
@@ -160,8 +156,8 @@ static void conn_process(struct xsd *d, struct conn *c)
 		memcpy(&hdr, c->in.data + c->in.off, sizeof(hdr));
 		if (hdr.len > XENSTORE_PAYLOAD_MAX) {
 			/* Like xenstored: the stream cannot be trusted any more. */
-			xsd_log("conn %u: payload of %" PRIu32 " bytes is over the limit, closing",
-				c->id, hdr.len);
+			daemon_log("conn %u: payload of %" PRIu32 " bytes is over the limit, closing",
+				   c->id, hdr.len);
 			c->dead = true;
 			break;
 		}
@@ -172,7 +168,7 @@ static void conn_process(struct xsd *d, struct conn *c)
 		buf_consumed(&c->in, sizeof(hdr) + hdr.len);
 		if (d->stall && strncmp(payload, d->stall, strlen(d->stall)) == 0) {
 			/* A daemon that hangs: this connection never hears back. */
-			xsd_log("conn %u: stalling at '%s'", c->id, payload);
+			daemon_log("conn %u: stalling at '%s'", c->id, payload);
 			c->stalled = true;
 			break;
 		}
@@ -191,29 +187,41 @@ static short conn_events(const struct conn *c)
 	return ev;
 }
 
-static void accept_all(struct xsd *d, int lfd)
-{
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct conn *c;
+/* --- the loop (daemon_serve() calls these) */
 
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				xsd_log("accept: %m");
-			return;
-		}
-		c = xmalloc(sizeof(*c));
-		memset(c, 0, sizeof(*c));
-		c->fd = fd;
-		c->id = ++d->next_conn_id;
-		c->next_txid = 1;
-		c->next = d->conns;
-		d->conns = c;
-		if (d->verbose)
-			xsd_log("conn %u: connected", c->id);
-	}
+static const struct timespec *loop_prepare(void *userdata, struct daemon_pollset *ps,
+					   struct timespec *ts)
+{
+	struct xsd *d = userdata;
+
+	for (struct conn *c = d->conns; c; c = c->next)
+		daemon_poll_add(ps, c->fd, conn_events(c), c);
+	return NULL;
+}
+
+static void loop_accepted(void *userdata, int fd)
+{
+	struct xsd *d = userdata;
+	struct conn *c = xmalloc(sizeof(*c));
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->id = ++d->next_conn_id;
+	c->next_txid = 1;
+	c->next = d->conns;
+	d->conns = c;
+	if (d->verbose)
+		daemon_log("conn %u: connected", c->id);
+}
+
+static void loop_polled(void *userdata, void *conn, short revents)
+{
+	struct conn *c = conn;
+
+	if (revents & POLLERR)
+		c->dead = true;
+	if (revents & (POLLIN | POLLHUP))
+		conn_read(c);
 }
 
 static void reap(struct xsd *d)
@@ -225,7 +233,7 @@ static void reap(struct xsd *d)
 
 		if (c->dead || (c->eof && !buf_pending(&c->out))) {
 			if (d->verbose)
-				xsd_log("conn %u: closed", c->id);
+				daemon_log("conn %u: closed", c->id);
 			*p = c->next;
 			conn_free(c);
 		} else {
@@ -234,71 +242,24 @@ static void reap(struct xsd *d)
 	}
 }
 
-/* Returns 0 when a termination signal arrives. */
-static int serve(struct xsd *d, int lfd, int sfd)
+static void loop_after(void *userdata)
 {
-	struct pollfd *pfd = NULL;
-	struct conn **pc = NULL;
-	size_t cap = 0;
-	int rc = 0;
+	struct xsd *d = userdata;
+	struct conn *c;
 
-	for (;;) {
-		size_t n = 2, nconn = 0;
-		struct conn *c;
-
-		for (c = d->conns; c; c = c->next)
-			nconn++;
-		if (nconn + 2 > cap) {
-			cap = (nconn + 2) * 2;
-			pfd = xrealloc(pfd, cap * sizeof(*pfd));
-			pc = xrealloc(pc, cap * sizeof(*pc));
-		}
-		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		for (c = d->conns; c; c = c->next, n++) {
-			pfd[n] = (struct pollfd){ .fd = c->fd, .events = conn_events(c) };
-			pc[n] = c;
-		}
-
-		if (poll(pfd, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			xsd_log("poll: %m");
-			break;
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && d->verbose)
-				xsd_log("signal %" PRIu32 " from pid %" PRIu32 ", exiting",
-					si.ssi_signo, si.ssi_pid);
-			break;
-		}
-		if (pfd[0].revents) {
-			rc = -EBADF;
-			xsd_log("signal descriptor failed, exiting");
-			break;
-		}
-		if (pfd[1].revents & POLLIN)
-			accept_all(d, lfd);
-		for (size_t i = 2; i < n; i++) {
-			if (pfd[i].revents & POLLERR)
-				pc[i]->dead = true;
-			if (pfd[i].revents & (POLLIN | POLLHUP))
-				conn_read(pc[i]);
-		}
-		/* Reply right away rather than after another round of poll(). */
-		for (c = d->conns; c; c = c->next)
-			conn_process(d, c);
-		for (c = d->conns; c; c = c->next)
-			conn_flush(c);
-		reap(d);
-	}
-	free(pfd);
-	free(pc);
-	return rc;
+	for (c = d->conns; c; c = c->next)
+		conn_process(d, c);
+	for (c = d->conns; c; c = c->next)
+		conn_flush(c);
+	reap(d);
 }
+
+static const struct daemon_serve_ops loop_ops = {
+	.prepare = loop_prepare,
+	.accepted = loop_accepted,
+	.polled = loop_polled,
+	.after = loop_after,
+};
 
 /* --- setup */
 
@@ -320,228 +281,61 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "daemon", no_argument, NULL, 'd' },
-		{ "pid-file", required_argument, NULL, 'p' },
+		DAEMON_LONGOPTS,
 		{ "domid", required_argument, NULL, 'D' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "stall", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		char *end;
 		unsigned long v;
 
 		switch (ch) {
-		case 's':
-			o->socket = optarg;
-			break;
-		case 'd':
-			o->daemon = true;
-			break;
-		case 'p':
-			o->pid_file = optarg;
-			break;
 		case 'D':
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno || !*optarg || *end || v >= 0x7ff0) {
-				fprintf(stderr, "test-xenstored: bad domid '%s'\n", optarg);
+				daemon_log("bad domid '%s'", optarg);
 				return -EINVAL;
 			}
 			o->domid = v;
 			break;
-		case 'v':
-			o->verbose = true;
-			break;
 		case 'S':
 			o->stall = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(EXIT_SUCCESS);
 		default:
-			usage(stderr);
-			return -EINVAL;
+			r = daemon_opt(&o->d, ch, optarg, usage);
+			if (r != 0)
+				return r;
 		}
 	}
-	if (optind != argc || !o->socket) {
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* A socket file nobody answers on is left over from a killed daemon. */
-static int remove_stale_socket(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, r;
-
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (r == 0)
-		return -EADDRINUSE;
-	return unlink(sa->sun_path) < 0 ? -errno : 0;
-}
-
-static int open_listener(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	r = remove_stale_socket(&sa);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-static int write_pid_file(const char *path, pid_t pid)
-{
-	FILE *f = fopen(path, "we");
-	int r = 0;
-
-	if (!f)
-		return -errno;
-	fprintf(f, "%ld\n", (long)pid);
-	if (ferror(f))
-		r = -EIO;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
-/* Termination signals arrive through a descriptor so poll() sees them
- * without a race; they are blocked before fork() so none is lost. */
-static int block_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-static void redirect_stdio(bool keep_stderr)
-{
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	/* A daemon holding the caller's stderr would keep a pipe reader (such
-	 * as meson test) waiting for EOF; keep it only when asked to log. */
-	if (!keep_stderr)
-		dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
-/* Returns in the child, with *ready_fd to be written once serving. The
- * parent exits 0 once the child reports that, else 1. The socket already
- * listens, so connections made from then on are queued, not refused. */
-static int daemonize(int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		char ch;
-		ssize_t n;
-
-		close(p[1]);
-		do
-			n = read(p[0], &ch, 1);
-		while (n < 0 && errno == EINTR);
-		_exit(n == 1 ? EXIT_SUCCESS : EXIT_FAILURE);
-	}
-	close(p[0]);
-	setsid();
-	*ready_fd = p[1];
-	return 0;
+	return daemon_opts_done(&o->d, argc, usage);
 }
 
 static int run(const struct opts *o)
 {
+	struct daemon_ctx dc;
 	struct xsd *d;
-	sigset_t set;
-	int lfd, sfd, ready_fd = -1, r;
+	int r;
 
-	r = block_signals(&set);
+	r = daemon_open(&dc, &o->d);
 	if (r < 0)
 		return r;
-	lfd = open_listener(o->socket);
-	if (lfd < 0) {
-		fprintf(stderr, "test-xenstored: cannot listen on %s: %s\n", o->socket, strerror(-lfd));
-		return lfd;
-	}
-	if (o->daemon) {
-		r = daemonize(&ready_fd);
-		if (r < 0) {
-			fprintf(stderr, "test-xenstored: fork: %s\n", strerror(-r));
-			goto out_socket;
-		}
-	}
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0) {
-		r = -errno;
-		goto out_socket;
-	}
-	if (o->pid_file) {
-		r = write_pid_file(o->pid_file, getpid());
-		if (r < 0) {
-			fprintf(stderr, "test-xenstored: %s: %s\n", o->pid_file, strerror(-r));
-			goto out_signal;
-		}
-	}
 
 	d = xmalloc(sizeof(*d));
 	memset(d, 0, sizeof(*d));
 	d->domid = o->domid;
-	d->verbose = o->verbose;
+	d->verbose = o->d.verbose;
 	d->stall = o->stall;
 	d->homelen = (size_t)snprintf(d->home, sizeof(d->home), "/local/domain/%u", o->domid);
 	store_init(d);
 
-	if (ready_fd >= 0) {
-		/* Setup errors above still reached the caller's stderr. */
-		redirect_stdio(o->verbose);
-		(void)!write(ready_fd, "", 1);
-		close(ready_fd);
-	}
-	if (o->verbose)
-		xsd_log("serving %s as domain %u", o->socket, o->domid);
-	r = serve(d, lfd, sfd);
+	daemon_ready(&dc);
+	if (o->d.verbose)
+		daemon_log("serving %s as domain %u", o->d.socket, o->domid);
+	r = daemon_serve(&dc, &loop_ops, d);
 
 	while (d->conns) {
 		struct conn *c = d->conns;
@@ -551,21 +345,17 @@ static int run(const struct opts *o)
 	}
 	store_free(d);
 	free(d);
-	if (o->pid_file)
-		unlink(o->pid_file);
-out_signal:
-	close(sfd);
-out_socket:
-	close(lfd);
-	unlink(o->socket);
+	daemon_close(&dc);
 	return r;
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
+	int r;
 
-	if (parse_args(argc, argv, &o) < 0)
-		return 2;
+	r = parse_args(argc, argv, &o);
+	if (r != 0)
+		return r > 0 ? EXIT_SUCCESS : 2;
 	return run(&o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

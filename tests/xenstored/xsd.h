@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <xen/io/xs_wire.h>
 
+#include "daemon.h" /* xmalloc & co, daemon_log */
+
 /* Longest path a request can carry, plus room for the relative prefix. */
 #define XSD_PATH_BUF (XENSTORE_PAYLOAD_MAX + 32)
 
@@ -112,13 +114,6 @@ struct view {
 	struct xsd *d;
 	struct txn *t; /* NULL: the store itself */
 };
-
-/* util.c: a test daemon treats running out of memory as fatal. */
-void *xmalloc(size_t size);
-void *xrealloc(void *p, size_t size);
-char *xstrdup(const char *s);
-void *xmemdup(const void *p, size_t size);
-void xsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* util.c: the hash table */
 struct hentry *ht_find(const struct htable *t, const char *key);
