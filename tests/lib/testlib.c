@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -173,6 +174,39 @@ const char *tl_prog(const char *var)
 	return p;
 }
 
+int tl_raw_connect(const char *path, int timeout_s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = timeout_s };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	strcpy(sa.sun_path, path);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %m");
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+void tl_raw_write(int fd, const void *p, size_t len)
+{
+	ck_assert_msg(send(fd, p, len, MSG_NOSIGNAL) == (ssize_t)len, "send: %m");
+}
+
+bool tl_raw_read(int fd, void *p, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, (char *)p + got, len - got, 0);
+
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return false;
+		ck_assert_msg(n > 0, "recv: %m");
+		got += (size_t)n;
+	}
+	return true;
+}
+
 /* Starts argv (a daemon that serves on sock and stays in the foreground)
  * as a child that dies with this process, and waits until sock accepts. */
 static pid_t daemon_start(char *const argv[], const char *sock)
@@ -187,7 +221,7 @@ static pid_t daemon_start(char *const argv[], const char *sock)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 1000; i++) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int ok;
@@ -217,31 +251,40 @@ pid_t tl_xenstored_start(void)
 	return pid;
 }
 
-void tl_xenstored_stop(pid_t pid)
+/* SIGTERM, and how it ended; 0 when there was no daemon. */
+static int daemon_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return 0;
+	kill(pid, SIGTERM);
+	return wait_status(pid);
+}
+
+int tl_xenstored_stop(pid_t pid)
 {
 	char path[160];
+	int r = daemon_stop(pid);
 
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		(void)wait_status(pid);
-	}
 	if (xs_dir[0]) {
 		snprintf(path, sizeof(path), "%s/socket", xs_dir);
 		unlink(path);
 		rmdir(xs_dir);
 	}
+	return r;
 }
 
 pid_t tl_qubesdb_start(const char *sock, const char *const *extra)
 {
 	static char dir[64];
 	char path[128];
-	char *argv[16] = { (char *)tl_prog("TEST_QUBESDB"), (char *)"--socket", path };
+	char *argv[32] = { (char *)tl_prog("TEST_QUBESDB"), (char *)"--socket", path };
 	size_t n = 3;
 	pid_t pid;
 
-	for (size_t i = 0; extra && extra[i] && n < ELEMENTSOF(argv) - 1; i++)
+	for (size_t i = 0; extra && extra[i]; i++) {
+		ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
 		argv[n++] = (char *)extra[i];
+	}
 
 	if (!sock) {
 		strcpy(dir, "/tmp/qvt-qdb.XXXXXX");
@@ -255,12 +298,27 @@ pid_t tl_qubesdb_start(const char *sock, const char *const *extra)
 	return pid;
 }
 
-void tl_qubesdb_stop(pid_t pid)
+int tl_qubesdb_stop(pid_t pid)
 {
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		(void)wait_status(pid);
-	}
+	return daemon_stop(pid);
+}
+
+pid_t tl_read_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long pid = -1;
+
+	ck_assert_msg(f, "%s: %m", path);
+	ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	return (pid_t)pid;
+}
+
+void tl_wait_gone(const char *path)
+{
+	for (int i = 0; i < 500 && access(path, F_OK) == 0; i++)
+		usleep(10000);
+	ck_assert_msg(access(path, F_OK) == -1, "%s is still there", path);
 }
 
 void tl_qdb_write(const char *key, const char *value)
@@ -321,6 +379,21 @@ static bool netns_probe(void)
 	if (pid == 0)
 		_exit(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0 ? 0 : 1);
 	return wait_status(pid) == 0;
+}
+
+Suite *tl_suite(const char *name, const struct tl_case *cases, size_t n, SFun setup,
+		SFun teardown)
+{
+	Suite *s = suite_create(name);
+
+	for (size_t i = 0; i < n; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
 }
 
 int tl_main(Suite *s, bool needs_root)

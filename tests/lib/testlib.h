@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "util.h"
@@ -26,17 +27,32 @@ char *tl_sh(const char *fmt, ...) _printf_(1, 2);
  * fresh temp dir and exports XENSTORED_PATH for this process and its
  * children. Killed when the test process dies. */
 pid_t tl_xenstored_start(void);
-void tl_xenstored_stop(pid_t pid);
+/* SIGTERM, and its exit status (128+sig when a signal ended it, -errno when
+ * it could not be waited for; 0 for pid <= 0). */
+int tl_xenstored_stop(pid_t pid);
 /* Starts the test QubesDB daemon ($TEST_QUBESDB) on sock, or (NULL) on a
  * socket in a fresh temp dir that QUBESDB_SOCKET is then set to; extra:
  * more daemon arguments, NULL-terminated (e.g. "--split", "7", "--set",
  * "/k=v"), or NULL. Killed when the test process dies. */
 pid_t tl_qubesdb_start(const char *sock, const char *const *extra);
-void tl_qubesdb_stop(pid_t pid);
+int tl_qubesdb_stop(pid_t pid); /* as tl_xenstored_stop() */
+/* The pid in a daemon's --pid-file. */
+pid_t tl_read_pid_file(const char *path);
+/* Waits up to 5 s for path to be gone (a daemon's socket or pid file after
+ * SIGTERM); fails the test if it stays. */
+void tl_wait_gone(const char *path);
 /* Keys of the QubesDB at $QUBESDB_SOCKET ("/qubes-netvm-gateway"), through
  * $TEST_QDB_TOOL. */
 void tl_qdb_write(const char *key, const char *value);
 void tl_qdb_rm(const char *key); /* absent is fine */
+
+/* A raw client of a test daemon: connected to the Unix socket at path, its
+ * recv() timing out after timeout_s seconds. */
+int tl_raw_connect(const char *path, int timeout_s);
+/* Sends all len bytes, or fails the test. */
+void tl_raw_write(int fd, const void *p, size_t len);
+/* Exactly len bytes; false on EOF (or a reset). A timeout fails the test. */
+bool tl_raw_read(int fd, void *p, size_t len);
 
 /* Direct libxenstore access for setting up and checking the store. */
 void tl_xs_write(const char *path, const char *value);
@@ -54,6 +70,16 @@ char *tl_syslog_read(int fd);
 /* Path of a built program, from the environment variable named var (set by
  * meson's test env). Aborts the test when unset. */
 const char *tl_prog(const char *var);
+
+/* A table of tests for tl_suite(). */
+struct tl_case {
+	const char *name;
+	const TTest *test;
+};
+/* A suite with one TCase per case (so each test gets its own run of the
+ * checked fixture setup/teardown). */
+Suite *tl_suite(const char *name, const struct tl_case *cases, size_t n, SFun setup,
+		SFun teardown);
 
 /* main() of a suite. needs_root: probe root + unshare(CLONE_NEWNET); when
  * that fails, exit 77 (meson: skipped) -- unless CI=true, where a skip would

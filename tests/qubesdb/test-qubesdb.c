@@ -13,11 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "qdb.h"
@@ -53,13 +49,10 @@ static void setup(void)
 /* SIGTERM must end the daemon cleanly, its socket file removed. */
 static void stop_daemon(void)
 {
-	int status;
+	int r = tl_qubesdb_stop(qdb_pid);
 
-	ck_assert_int_eq(kill(qdb_pid, SIGTERM), 0);
-	ck_assert_int_eq(waitpid(qdb_pid, &status, 0), qdb_pid);
 	qdb_pid = -1;
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "test-qubesdb ended with status 0x%x", status);
+	ck_assert_msg(r == 0, "test-qubesdb ended with %d (128+N: signal N)", r);
 	ck_assert_int_eq(access(sock, F_OK), -1);
 }
 
@@ -74,44 +67,10 @@ static void teardown(void)
 	rmdir(dir);
 }
 
-static bool can_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	strcpy(sa.sun_path, sock);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
 /* Starts test-qubesdb --socket SOCK ARGS... as a child of this test. */
 static void start(const char *const *args)
 {
-	const char *prog = tl_prog("TEST_QUBESDB");
-	const char *argv[32] = { prog, "--socket", sock };
-	size_t n = 3;
-
-	for (; args && *args; args++) {
-		ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
-		argv[n++] = *args;
-	}
-	argv[n] = NULL;
-	fflush(NULL);
-	qdb_pid = fork();
-	ck_assert_msg(qdb_pid >= 0, "fork: %m");
-	if (qdb_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execv(prog, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000; i++) {
-		if (can_connect())
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("test-qubesdb did not start on %s", sock);
+	qdb_pid = tl_qubesdb_start(sock, args);
 }
 
 /* qdb-tool: $TEST_QDB_TOOL, else beside the daemon. */
@@ -156,20 +115,7 @@ static void assert_tool(const char *expected_out, int expected_rc, const char *a
 
 static int rconnect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 10 };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	strcpy(sa.sun_path, sock);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %m");
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static void rwrite(int fd, const void *p, size_t len)
-{
-	ck_assert_msg(send(fd, p, len, MSG_NOSIGNAL) == (ssize_t)len, "send: %m");
+	return tl_raw_connect(sock, 10);
 }
 
 /* A header for path (up to 64 characters: the 64th leaves no NUL). */
@@ -194,32 +140,16 @@ static void rsend(int fd, uint8_t type, const char *path, const void *data, size
 	memcpy(buf, &h, sizeof(h));
 	if (len)
 		memcpy(buf + sizeof(h), data, len);
-	rwrite(fd, buf, sizeof(h) + len);
+	tl_raw_write(fd, buf, sizeof(h) + len);
 	free(buf);
-}
-
-/* Exactly len bytes; false on EOF. Fails the test on a timeout. */
-static bool rread(int fd, void *p, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, (char *)p + got, len - got, 0);
-
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return false;
-		ck_assert_msg(n > 0, "recv: %m");
-		got += (size_t)n;
-	}
-	return true;
 }
 
 /* One message; its value gets a NUL added (value: QDB_MAX_DATA bytes). */
 static void rrecv(int fd, struct qdb_hdr *h, char *value)
 {
-	ck_assert_msg(rread(fd, h, sizeof(*h)), "connection closed");
+	ck_assert_msg(tl_raw_read(fd, h, sizeof(*h)), "connection closed");
 	ck_assert_uint_lt(h->data_len, QDB_MAX_DATA);
-	ck_assert_msg(rread(fd, value, h->data_len), "connection closed inside a value");
+	ck_assert_msg(tl_raw_read(fd, value, h->data_len), "connection closed inside a value");
 	value[h->data_len] = '\0';
 }
 
@@ -300,8 +230,8 @@ START_TEST(test_header_layout)
 	msg[67] = 0xef;
 	memcpy(msg + 68, &len, 4);
 	memcpy(msg + HDR, "hello", 5);
-	rwrite(fd, msg, sizeof(msg));
-	ck_assert(rread(fd, rep, HDR));
+	tl_raw_write(fd, msg, sizeof(msg));
+	ck_assert(tl_raw_read(fd, rep, HDR));
 	ck_assert_uint_eq(rep[0], QDB_RESP_OK);
 	ck_assert(memcmp(rep + 1, msg + 1, 64) == 0);
 	ck_assert(memcmp(rep + 65, "\xab\xcd\xef", 3) == 0);
@@ -310,8 +240,8 @@ START_TEST(test_header_layout)
 
 	msg[0] = QDB_CMD_READ;
 	memset(msg + 68, 0, 4);
-	rwrite(fd, msg, HDR);
-	ck_assert(rread(fd, rep, HDR + 5));
+	tl_raw_write(fd, msg, HDR);
+	ck_assert(tl_raw_read(fd, rep, HDR + 5));
 	ck_assert_uint_eq(rep[0], QDB_RESP_READ);
 	ck_assert_str_eq((char *)rep + 1, "/layout");
 	ck_assert(memcmp(rep + 65, "\xab\xcd\xef", 3) == 0);
@@ -359,9 +289,9 @@ START_TEST(test_value_limits)
 	/* 3072 bytes: refused once the payload is in, and the connection
 	 * goes on; the daemon waits for the payload before it answers. */
 	h = mkhdr(QDB_CMD_WRITE, "/big", QDB_MAX_DATA);
-	rwrite(fd, &h, sizeof(h));
+	tl_raw_write(fd, &h, sizeof(h));
 	expect_silence(fd, 200);
-	rwrite(fd, big, QDB_MAX_DATA);
+	tl_raw_write(fd, big, QDB_MAX_DATA);
 	expect(fd, QDB_RESP_ERROR, "/big", NULL);
 	req(fd, QDB_CMD_READ, "/big", NULL, QDB_RESP_READ, big);
 	/* Far over the limit: the same. */
@@ -735,7 +665,7 @@ START_TEST(test_payload_drops)
 		int fd = rconnect();
 
 		h = mkhdr(QDB_CMD_READ, "/k", 100);
-		rwrite(fd, &h, sizeof(h));
+		tl_raw_write(fd, &h, sizeof(h));
 		expect_closed(fd);
 		close(fd);
 	}
@@ -763,7 +693,7 @@ START_TEST(test_pipelining)
 	fd = rconnect();
 	for (int i = 0; i < N; i++)
 		memcpy(buf + i * sizeof(h), &h, sizeof(h));
-	rwrite(fd, buf, N * sizeof(h));
+	tl_raw_write(fd, buf, N * sizeof(h));
 	for (int i = 0; i < N; i++)
 		expect(fd, QDB_RESP_READ, "/k", "v");
 	free(buf);
@@ -772,7 +702,7 @@ START_TEST(test_pipelining)
 	memcpy(msg, &h, HDR);
 	memcpy(msg + HDR, "abc", 3);
 	for (size_t i = 0; i < sizeof(msg); i++) {
-		rwrite(fd, msg + i, 1);
+		tl_raw_write(fd, msg + i, 1);
 		if (i + 1 < sizeof(msg))
 			expect_silence(fd, i % 20 ? 0 : 20);
 	}
@@ -803,7 +733,7 @@ START_TEST(test_split)
 		n = recv(fd, buf, HDR, 0);
 		ck_assert_int_gt(n, 0);
 		short_reads += n < HDR;
-		ck_assert(rread(fd, buf + n, HDR + 200 - (size_t)n));
+		ck_assert(tl_raw_read(fd, buf + n, HDR + 200 - (size_t)n));
 		ck_assert_uint_eq(buf[0], QDB_RESP_READ);
 		ck_assert_str_eq(buf + 1, "/k");
 		ck_assert(memcmp(buf + HDR, value, 200) == 0);
@@ -831,7 +761,7 @@ START_TEST(test_split)
 		n = recv(fd, buf, sizeof(buf), 0);
 		ck_assert_int_gt(n, 0);
 		header_alone += n == HDR;
-		ck_assert(rread(fd, buf + n, HDR + 200 - (size_t)n));
+		ck_assert(tl_raw_read(fd, buf + n, HDR + 200 - (size_t)n));
 	}
 	ck_assert_int_gt(header_alone, 0);
 	close(fd);
@@ -920,14 +850,14 @@ START_TEST(test_oversize)
 	start(ARGS("--oversize", "/big", "--set", "/big=1", "--set", "/ok=2"));
 	fd = rconnect();
 	rsend(fd, QDB_CMD_READ, "/big", NULL, 0);
-	ck_assert(rread(fd, h, HDR));
+	ck_assert(tl_raw_read(fd, h, HDR));
 	ck_assert_uint_eq(h[0], QDB_RESP_READ);
 	ck_assert_str_eq((char *)h + 1, "/big");
 	memcpy(&len, h + 68, 4);
 	ck_assert_uint_eq(len, 4000);
 	/* ... and as many bytes follow, so a client that reads them on stays
 	 * in step, and one that trusts data_len overflows its buffer. */
-	ck_assert(rread(fd, junk, 4000));
+	ck_assert(tl_raw_read(fd, junk, 4000));
 	req(fd, QDB_CMD_READ, "/ok", NULL, QDB_RESP_READ, "2");
 	close(fd);
 	free(junk);
@@ -946,7 +876,7 @@ START_TEST(test_truncate)
 	fd = rconnect();
 	req(fd, QDB_CMD_READ, "/ok", NULL, QDB_RESP_READ, "2");
 	rsend(fd, QDB_CMD_READ, "/cut", NULL, 0);
-	ck_assert(rread(fd, h, HDR));
+	ck_assert(tl_raw_read(fd, h, HDR));
 	ck_assert_uint_eq(h[0], QDB_RESP_READ);
 	memcpy(&len, h + 68, 4);
 	ck_assert_uint_eq(len, 5);
@@ -955,7 +885,7 @@ START_TEST(test_truncate)
 	/* A missing key still gets a header promising a value. */
 	fd = rconnect();
 	rsend(fd, QDB_CMD_READ, "/cut-missing", NULL, 0);
-	ck_assert(rread(fd, h, HDR));
+	ck_assert(tl_raw_read(fd, h, HDR));
 	ck_assert_uint_eq(h[0], QDB_RESP_READ);
 	memcpy(&len, h + 68, 4);
 	ck_assert_uint_eq(len, 1);
@@ -970,17 +900,6 @@ END_TEST
 
 /* --- the program */
 
-static pid_t read_pid_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long pid = -1;
-
-	ck_assert_msg(f, "%s: %m", path);
-	ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
-	fclose(f);
-	return (pid_t)pid;
-}
-
 START_TEST(test_daemon_mode)
 {
 	const char *prog = tl_prog("TEST_QUBESDB");
@@ -991,7 +910,7 @@ START_TEST(test_daemon_mode)
 			  "--set '/qubes-primary-dns=10.139.1.1' && '%s' read /qubes-ip",
 		    prog, sock, pidfile, qdb_tool());
 	ck_assert_int_eq(rc, 0);
-	detached_pid = read_pid_file(pidfile);
+	detached_pid = tl_read_pid_file(pidfile);
 	ck_assert_int_gt(detached_pid, 0);
 	ck_assert_int_eq(kill(detached_pid, 0), 0);
 	assert_tool("10.139.1.1\n", 0, "read /qubes-primary-dns");
@@ -1001,9 +920,7 @@ START_TEST(test_daemon_mode)
 	assert_tool("10.137.0.5\n", 0, "read /qubes-ip");
 
 	ck_assert_int_eq(kill(detached_pid, SIGTERM), 0);
-	for (int i = 0; i < 500 && access(pidfile, F_OK) == 0; i++)
-		usleep(10000);
-	ck_assert_int_eq(access(pidfile, F_OK), -1);
+	tl_wait_gone(pidfile);
 	ck_assert_int_eq(access(sock, F_OK), -1);
 	detached_pid = -1;
 
@@ -1105,12 +1022,9 @@ START_TEST(test_qdb_tool)
 }
 END_TEST
 
-static Suite *qubesdb_suite(void)
+int main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct tl_case cases[] = {
 		{ "header_layout", test_header_layout },
 		{ "read", test_read },
 		{ "value_limits", test_value_limits },
@@ -1134,19 +1048,6 @@ static Suite *qubesdb_suite(void)
 		{ "daemon_mode", test_daemon_mode },
 		{ "qdb_tool", test_qdb_tool },
 	};
-	Suite *s = suite_create("qubesdb");
 
-	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	return tl_main(qubesdb_suite(), false);
+	return tl_main(tl_suite("qubesdb", cases, ELEMENTSOF(cases), setup, teardown), false);
 }

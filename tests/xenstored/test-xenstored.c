@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xen/io/xs_wire.h>
@@ -156,20 +154,7 @@ static void expect_no_event(struct xs_handle *h)
 
 static int raw_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 5 };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	strcpy(sa.sun_path, getenv("XENSTORED_PATH"));
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %m");
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static void raw_write(int fd, const void *p, size_t len)
-{
-	ck_assert_msg(send(fd, p, len, MSG_NOSIGNAL) == (ssize_t)len, "send: %m");
+	return tl_raw_connect(getenv("XENSTORED_PATH"), 5);
 }
 
 static void raw_send(int fd, uint32_t type, uint32_t req_id, uint32_t tx_id, const void *payload,
@@ -181,32 +166,16 @@ static void raw_send(int fd, uint32_t type, uint32_t req_id, uint32_t tx_id, con
 	ck_assert(len <= 8192);
 	memcpy(buf, &hdr, sizeof(hdr));
 	memcpy(buf + sizeof(hdr), payload, len);
-	raw_write(fd, buf, sizeof(hdr) + len);
-}
-
-/* Reads exactly len bytes; false on EOF. Fails the test on a timeout. */
-static bool raw_read(int fd, void *p, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, (char *)p + got, len - got, 0);
-
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return false;
-		ck_assert_msg(n > 0, "recv: %m");
-		got += n;
-	}
-	return true;
+	tl_raw_write(fd, buf, sizeof(hdr) + len);
 }
 
 /* One message; payload gets a terminating NUL. false on EOF. */
 static bool raw_recv(int fd, struct xsd_sockmsg *hdr, char payload[XENSTORE_PAYLOAD_MAX + 1])
 {
-	if (!raw_read(fd, hdr, sizeof(*hdr)))
+	if (!tl_raw_read(fd, hdr, sizeof(*hdr)))
 		return false;
 	ck_assert_uint_le(hdr->len, XENSTORE_PAYLOAD_MAX);
-	if (!raw_read(fd, payload, hdr->len))
+	if (!tl_raw_read(fd, payload, hdr->len))
 		return false;
 	payload[hdr->len] = '\0';
 	return true;
@@ -885,7 +854,7 @@ START_TEST(test_payload_too_big)
 	{
 		struct xsd_sockmsg hdr = { .type = XS_WRITE, .req_id = 1, .len = 5000 };
 
-		raw_write(fd, &hdr, sizeof(hdr));
+		tl_raw_write(fd, &hdr, sizeof(hdr));
 		/* The daemon may hang up before the body arrives. */
 		(void)send(fd, big, 5000, MSG_NOSIGNAL);
 	}
@@ -922,7 +891,7 @@ START_TEST(test_garbage)
 
 	/* A truncated header, then hang up. */
 	fd = raw_connect();
-	raw_write(fd, "\x02\0\0\0\x01", 5);
+	tl_raw_write(fd, "\x02\0\0\0\x01", 5);
 	close(fd);
 
 	/* Random bytes: whatever they decode to, only this client suffers. */
@@ -930,7 +899,7 @@ START_TEST(test_garbage)
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (char)rand();
 	fd = raw_connect();
-	raw_write(fd, junk, sizeof(junk));
+	tl_raw_write(fd, junk, sizeof(junk));
 	close(fd);
 
 	/* A message cut in the middle of its payload. */
@@ -938,8 +907,8 @@ START_TEST(test_garbage)
 	{
 		struct xsd_sockmsg hdr = { .type = XS_WRITE, .req_id = 1, .len = 100 };
 
-		raw_write(fd, &hdr, sizeof(hdr));
-		raw_write(fd, "/half", 5);
+		tl_raw_write(fd, &hdr, sizeof(hdr));
+		tl_raw_write(fd, "/half", 5);
 	}
 	close(fd);
 
@@ -961,7 +930,7 @@ START_TEST(test_framing)
 	memcpy(buf, &hdr, sizeof(hdr));
 	memcpy(buf + sizeof(hdr), "/f\0value", 8);
 	for (size_t i = 0; i < sizeof(hdr) + 8; i++) {
-		raw_write(fd, buf + i, 1);
+		tl_raw_write(fd, buf + i, 1);
 		usleep(1000);
 	}
 	ck_assert(raw_recv(fd, &hdr, payload));
@@ -975,7 +944,7 @@ START_TEST(test_framing)
 		memcpy(buf + len + sizeof(r), "/f", 3);
 		len += sizeof(r) + 3;
 	}
-	raw_write(fd, buf, len);
+	tl_raw_write(fd, buf, len);
 	for (uint32_t id = 10; id < 13; id++) {
 		ck_assert(raw_recv(fd, &hdr, payload));
 		ck_assert_uint_eq(hdr.type, XS_READ);
@@ -989,7 +958,7 @@ START_TEST(test_framing)
 
 		memcpy(buf, &w, sizeof(w));
 		memcpy(buf + sizeof(w), "/late\0value", 11);
-		raw_write(fd, buf, sizeof(w) + 11);
+		tl_raw_write(fd, buf, sizeof(w) + 11);
 	}
 	close(fd);
 	{
@@ -1095,17 +1064,6 @@ START_TEST(test_sigterm)
 }
 END_TEST
 
-static pid_t read_pid_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long pid = -1;
-
-	ck_assert_msg(f, "%s: %m", path);
-	ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
-	fclose(f);
-	return (pid_t)pid;
-}
-
 /* --daemon returns once the socket works; --domid moves the home. */
 START_TEST(test_daemon_mode)
 {
@@ -1120,7 +1078,7 @@ START_TEST(test_daemon_mode)
 	snprintf(pidf, sizeof(pidf), "%s/pid", dir);
 	rc = tl_run(NULL, "'%s' --socket %s --daemon --pid-file %s --domid 5", prog, sock, pidf);
 	ck_assert_int_eq(rc, 0);
-	detached_pid = read_pid_file(pidf);
+	detached_pid = tl_read_pid_file(pidf);
 	ck_assert_int_gt(detached_pid, 0);
 	ck_assert_int_eq(kill(detached_pid, 0), 0);
 
@@ -1144,12 +1102,8 @@ START_TEST(test_daemon_mode)
 	ck_assert_int_eq(rc, 1);
 
 	ck_assert_int_eq(kill(detached_pid, SIGTERM), 0);
-	for (int i = 0; i < 500 && access(sock, F_OK) == 0; i++)
-		usleep(10000);
-	ck_assert_int_eq(access(sock, F_OK), -1);
-	for (int i = 0; i < 500 && access(pidf, F_OK) == 0; i++)
-		usleep(10000);
-	ck_assert_int_eq(access(pidf, F_OK), -1);
+	tl_wait_gone(sock);
+	tl_wait_gone(pidf);
 	detached_pid = -1;
 	rmdir(dir);
 
@@ -1226,12 +1180,9 @@ START_TEST(test_cli_tools)
 }
 END_TEST
 
-static Suite *xenstored_suite(void)
+int main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct tl_case cases[] = {
 		{ "initial_tree", test_initial_tree },
 		{ "read_write", test_read_write },
 		{ "relative_paths", test_relative_paths },
@@ -1263,19 +1214,6 @@ static Suite *xenstored_suite(void)
 		{ "daemon_mode", test_daemon_mode },
 		{ "cli_tools", test_cli_tools },
 	};
-	Suite *s = suite_create("xenstored");
 
-	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	return tl_main(xenstored_suite(), false);
+	return tl_main(tl_suite("xenstored", cases, ELEMENTSOF(cases), setup, teardown), false);
 }
