@@ -273,9 +273,16 @@ int tl_xenstored_stop(pid_t pid)
 	return r;
 }
 
+static char qdb_dir[64];
+
+const char *tl_qubesdb_dir(void)
+{
+	return qdb_dir;
+}
+
 pid_t tl_qubesdb_start(const char *sock, const char *const *extra)
 {
-	static char dir[64];
+	char *dir = qdb_dir;
 	char path[128];
 	char *argv[32] = { (char *)tl_prog("TEST_QUBESDB"), (char *)"--socket", path };
 	size_t n = 3;
@@ -287,7 +294,7 @@ pid_t tl_qubesdb_start(const char *sock, const char *const *extra)
 	}
 
 	if (!sock) {
-		strcpy(dir, "/tmp/qvt-qdb.XXXXXX");
+		strcpy(dir, "/tmp/qvt-qdb.XXXXXX"); /* sizeof(qdb_dir) */
 		ck_assert_msg(mkdtemp(dir), "mkdtemp: %m");
 		snprintf(path, sizeof(path), "%s/qubesdb.sock", dir);
 	} else

@@ -35,7 +35,10 @@ int tl_xenstored_stop(pid_t pid);
  * more daemon arguments, NULL-terminated (e.g. "--split", "7", "--set",
  * "/k=v"), or NULL. Killed when the test process dies. */
 pid_t tl_qubesdb_start(const char *sock, const char *const *extra);
-int tl_qubesdb_stop(pid_t pid); /* as tl_xenstored_stop() */
+int tl_qubesdb_stop(pid_t pid);
+/* The temp dir the last tl_qubesdb_start(NULL, ...) made ("" if none): on
+ * the host's /tmp (unit suites) its user removes it. */
+const char *tl_qubesdb_dir(void); /* as tl_xenstored_stop() */
 /* The pid in a daemon's --pid-file. */
 pid_t tl_read_pid_file(const char *path);
 /* Waits up to 5 s for path to be gone (a daemon's socket or pid file after

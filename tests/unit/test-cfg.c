@@ -21,11 +21,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	const char *sock = getenv("QUBESDB_SOCKET");
-
 	tl_qubesdb_stop(qdb);
-	if (sock)
-		free(tl_sh("rm -rf \"$(dirname '%s')\"", sock));
+	if (tl_qubesdb_dir()[0])
+		free(tl_sh("rm -rf '%s'", tl_qubesdb_dir()));
 	unsetenv("QUBESDB_SOCKET");
 }
 
