@@ -1,7 +1,8 @@
 #!/bin/bash
 # The benchmark: latency (median, p95) of vif-route-qubes online and offline
 # as libxl runs them, with 0, 100 and 1000 other vifs online; of a
-# qubes-setup-dnat-to-ns rewrite; and both programs' peak RSS. Runs in
+# qubes-setup-dnat-to-ns rewrite; with the domain's keys in QubesDB, and
+# one READ round trip to QubesDB and to xenstore; and both programs' peak RSS. Runs in
 # private network namespaces of its own, on a release build of its own;
 # needs root. Prints a markdown table and saves it (with the machine and
 # date) to build-bench/bench-results.md. Not a test: it measures.
@@ -31,6 +32,7 @@ out=build-bench/bench-results.md
 	bench --conntrack
 	bench --others 100
 	bench --others 1000
+	bench --qubesdb build-bench/tests/qubesdb/test-qubesdb
 } | tee "$out"
 echo
 echo "saved to $out"
