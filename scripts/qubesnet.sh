@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The simulated Qubes network, as a library for the demo, the end-to-end
-# tests and the benchmark. Source it, set QNET_BUILD to a build directory,
-# then `qnet_up` ... `qnet_down`.
+# tests and the benchmark. Source it, set QNET_BUILD to a build directory
+# (and QNET_GEN to the generation), then `qnet_up` ... `qnet_down`.
 #
 #   upstream  ── wan0/eth0 ──  sys-net  ── vif2.0/eth0 ──  sys-firewall ─┬─ vif3.0/eth0 ── work
 #   (resolvers R1, R2,         (netvm)                     (proxy)      └─ vif4.0/eth0 ── untrusted
@@ -14,9 +14,22 @@
 # and its own xtables and vif locks. Every vif goes up and down only through
 # vif-route-qubes invoked as libxl invokes it, and DNS is set only by
 # qubes-setup-dnat-to-ns, through the NetworkManager hook.
+#
+# Two generations of network domain (SPEC.md "Two generations"), chosen by
+# QNET_GEN before qnet_up:
+#   nftables (default; Qubes R4.2, R4.3): every backend loads the project's
+#     base ruleset tests/nft/qubes-base.nft before any vif and puts its
+#     uplink in interface group 1; no x_tables rule exists anywhere. The
+#     programs pick their nftables backend themselves (--firewall=auto).
+#   xtables (Qubes R4.1, plain Xen): the base rules scripts/qubes-firewall*.rules
+#     loaded with iptables-legacy-restore; no nftables table exists anywhere.
+# The test-only packet counters (qnet_watch, qnet_watch_port) follow the
+# generation: a table `inet qnet-watch` in one, mangle PREROUTING in the
+# other, so neither generation's netvm holds the other's kind of rule.
 
 QNET_P=${QNET_P:-qvt}           # namespace name prefix
 QNET_DIR=${QNET_DIR:-}          # scratch directory (made by qnet_up)
+QNET_GEN=${QNET_GEN:-nftables}  # nftables | xtables
 
 # Addresses, Qubes-like.
 QNET_R1=198.51.100.1            # upstream resolver 1
@@ -124,28 +137,87 @@ qnet_dispatch() {
 }
 
 # qnet_watch DOMAIN SRC...: count packets arriving at DOMAIN from each SRC
-# (mangle PREROUTING, no verdict); qnet_seen DOMAIN SRC reads the count.
+# (a counter at mangle priority in PREROUTING, after the anti-spoofing at
+# raw priority, no verdict); qnet_seen DOMAIN SRC reads the count.
 qnet_watch() {
 	local d=$1 ipt
 	shift
 	for a in "$@"; do
-		case $a in *:*) ipt=ip6tables-legacy ;; *) ipt=iptables-legacy ;; esac
-		qnet_domain "$d" $ipt -w -t mangle -A PREROUTING -s "$a"
+		if [ "$QNET_GEN" = nftables ]; then
+			_qnet_watch_table "$d"
+			case $a in *:*) ipt=ip6 ;; *) ipt=ip ;; esac
+			qnet_exec "$d" nft add rule inet qnet-watch pre $ipt saddr "$a" counter comment "\"seen $a\""
+		else
+			case $a in *:*) ipt=ip6tables-legacy ;; *) ipt=iptables-legacy ;; esac
+			qnet_domain "$d" $ipt -w -t mangle -A PREROUTING -s "$a"
+		fi
 	done
 }
 qnet_seen() {
 	local ipt=iptables-legacy
+	if [ "$QNET_GEN" = nftables ]; then
+		_qnet_watch_count "$1" "seen $2"
+		return
+	fi
 	case $2 in *:*) ipt=ip6tables-legacy ;; esac
 	qnet_domain "$1" $ipt -t mangle -L PREROUTING -v -x -n |
 		awk -v a="$2" '$0 ~ /^ *[0-9]/ && ($(NF-1) == a || $(NF-1) == a "/32" || $(NF-1) == a "/128") { print $1; exit }'
 }
 
+# qnet_watch_port DOMAIN IFACE udp|tcp PORT: count packets arriving at
+# DOMAIN through IFACE to that port (IPv4, whatever their destination
+# address; added once); qnet_port_seen with the same arguments reads it.
+qnet_watch_port() {
+	local d=$1 i=$2 p=$3 port=$4
+	if [ "$QNET_GEN" = nftables ]; then
+		_qnet_watch_table "$d"
+		[ -n "$(_qnet_watch_count "$d" "port $i $p $port")" ] && return 0
+		qnet_exec "$d" nft add rule inet qnet-watch pre meta nfproto ipv4 iifname "$i" $p dport "$port" \
+			counter comment "\"port $i $p $port\""
+	else
+		qnet_domain "$d" iptables-legacy -w -t mangle -C PREROUTING -i "$i" -p "$p" --dport "$port" 2>/dev/null ||
+			qnet_domain "$d" iptables-legacy -w -t mangle -A PREROUTING -i "$i" -p "$p" --dport "$port"
+	fi
+}
+qnet_port_seen() {
+	local d=$1 i=$2 p=$3 port=$4
+	if [ "$QNET_GEN" = nftables ]; then
+		_qnet_watch_count "$d" "port $i $p $port"
+	else
+		qnet_rule_packets "$d" ipv4 mangle PREROUTING "$i .* $p dpt:$port\$"
+	fi
+}
+
+_qnet_watch_table() {
+	qnet_exec "$1" nft list chain inet qnet-watch pre >/dev/null 2>&1 && return 0
+	qnet_exec "$1" nft add table inet qnet-watch &&
+		qnet_exec "$1" nft add chain inet qnet-watch pre '{ type filter hook prerouting priority mangle; policy accept; }'
+}
+# _qnet_watch_count DOMAIN COMMENT: packets of the watch rule with that comment.
+_qnet_watch_count() {
+	qnet_exec "$1" nft list chain inet qnet-watch pre 2>/dev/null |
+		awk -v c="comment \"$2\"" 'index($0, c) { for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
+}
+
 # qnet_rule_packets DOMAIN ipv4|ipv6 TABLE CHAIN PATTERN: packets of the
-# first rule whose listing matches PATTERN.
+# first x_tables rule whose listing matches PATTERN.
 qnet_rule_packets() {
 	local ipt=iptables-legacy
 	[ "$2" = ipv6 ] && ipt=ip6tables-legacy
 	qnet_domain "$1" $ipt -t "$3" -L "$4" -v -x -n | grep -E -- "$5" | awk '{ print $1; exit }'
+}
+
+# qnet_nft_packets DOMAIN ip|ip6 CHAIN PATTERN: packets of the first rule of
+# that chain of the domain's `table ip|ip6 qubes` whose listing matches
+# PATTERN (an extended regex; "counter packets N bytes M" is in the line).
+qnet_nft_packets() {
+	qnet_exec "$1" nft list chain "$2" qubes "$3" | grep -E -- "$4" |
+		awk '{ for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
+}
+
+# qnet_group DOMAIN IFACE: the interface group number of IFACE (0 = default).
+qnet_group() {
+	qnet_exec "$1" ip -d link show dev "$2" | awk '{ for (i = 1; i < NF; i++) if ($i == "group") { g = $(i + 1); sub(/^default$/, "0", g); print g; exit } }'
 }
 
 # A veth pair made directly between two namespaces (never in the host's),
@@ -188,16 +260,23 @@ _qnet_client() {
 	return 0
 }
 
-# A backend's own setup before any vif: forwarding, base firewall, its
-# xenstore (the toolstack's keys come with each vif) and its QubesDB with
-# the domain's keys, as on a Qubes VM.
+# A backend's own setup before any vif: forwarding, base firewall of its
+# generation, its xenstore (the toolstack's keys come with each vif) and
+# its QubesDB with the domain's keys, as on a Qubes VM. Its uplink is eth0.
 _qnet_backend() {
 	local d=$1 gw=$2 gw6=$3
 	qnet_exec "$d" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	_qnet_xenstored "$d"
 	qnet_qubesdb_start "$d" "$gw" "$gw6"
-	sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall.rules" | qnet_domain "$d" iptables-legacy-restore -w
-	sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall6.rules" | qnet_domain "$d" ip6tables-legacy-restore -w
+	if [ "$QNET_GEN" = nftables ]; then
+		# As a Qubes R4.2+ netvm at boot: uplink in group 1, the base
+		# ruleset (sets allowed/downstream, group 2 = client vifs).
+		qnet_exec "$d" ip link set dev eth0 group 1
+		qnet_exec "$d" nft -f "$QNET_SRC/tests/nft/qubes-base.nft"
+	else
+		sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall.rules" | qnet_domain "$d" iptables-legacy-restore -w
+		sed 's/UPLINK/eth0/' "$QNET_SRC/scripts/qubes-firewall6.rules" | qnet_domain "$d" ip6tables-legacy-restore -w
+	fi
 }
 
 # qnet_up: builds the whole network and brings every vif online; fails at
@@ -206,8 +285,12 @@ _qnet_backend() {
 qnet_up() {
 	QNET_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	[ -x "$QNET_BUILD/vif-route-qubes/vif-route-qubes" ] || { echo "qnet: no build in '$QNET_BUILD'" >&2; return 1; }
+	case $QNET_GEN in
+	nftables | xtables) ;;
+	*) echo "qnet: QNET_GEN must be nftables or xtables, not '$QNET_GEN'" >&2; return 1 ;;
+	esac
 	QNET_DIR=$(mktemp -d /tmp/qvt-net.XXXXXX)
-	QNET_P=$QNET_P QNET_DIR=$QNET_DIR QNET_BUILD=$QNET_BUILD QNET_SRC=$QNET_SRC \
+	QNET_P=$QNET_P QNET_DIR=$QNET_DIR QNET_BUILD=$QNET_BUILD QNET_SRC=$QNET_SRC QNET_GEN=$QNET_GEN \
 		bash -euo pipefail -c 'source "$QNET_SRC/scripts/qubesnet.sh"; _qnet_build'
 }
 
@@ -241,7 +324,8 @@ _qnet_build() {
 
 	# sys-net: uplink with a default route; DHCP gave it resolver R1. Like a
 	# real netvm it does not hold the virtual DNS addresses: a query to them
-	# that PR-QBS did not stop would follow the default route out of the
+	# that the DNS chain (PR-QBS, or dnat-dns in the nftables generation)
+	# did not stop would follow the default route out of the
 	# uplink (the end-to-end tests check that none does).
 	qnet_exec sys-net sysctl -qw net.ipv6.conf.eth0.accept_dad=0
 	qnet_exec sys-net ip addr add "$QNET_NET_WAN/24" dev eth0

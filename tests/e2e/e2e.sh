@@ -3,7 +3,11 @@
 # client VMs behind sys-firewall behind sys-net behind an upstream with real
 # DNS servers, every vif driven by vif-route-qubes and DNS by
 # qubes-setup-dnat-to-ns exactly as Xen and NetworkManager would. TAP output.
-#   QNET_BUILD=<build dir> tests/e2e/e2e.sh
+# The whole list runs once per generation of network domain (SPEC.md "Two
+# generations"): nftables (the project's R4.2+-style base ruleset in each
+# netvm, no x_tables rule anywhere), then xtables (the R4.1 / plain Xen
+# base rules); one TAP numbering, each name prefixed with its generation.
+#   QNET_BUILD=<build dir> [QVT_E2E_GENS="nftables xtables"] tests/e2e/e2e.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../scripts/qubesnet.sh
@@ -11,18 +15,12 @@ source "$here/../../scripts/qubesnet.sh"
 # shellcheck source=../lib/tap.sh
 source "$here/../lib/tap.sh"
 : "${QNET_BUILD:?set QNET_BUILD to a build directory}"
+gens=${QVT_E2E_GENS:-nftables xtables}
 
-tap_require_root "root, dnsmasq and dig" dnsmasq dig
+tap_require_root "root, dnsmasq, dig and nft" dnsmasq dig nft
 
 QNET_P=qvt-e2e-$$
 trap qnet_down EXIT
-if ! qnet_up >"/tmp/qvt-e2e-$$.log" 2>&1; then
-	echo "Bail out! building the simulated network failed:"
-	sed 's/^/# /' "/tmp/qvt-e2e-$$.log"
-	rm -f "/tmp/qvt-e2e-$$.log"
-	exit 1
-fi
-rm -f "/tmp/qvt-e2e-$$.log"
 
 pings() { qnet_exec "$1" ping -c 1 -W 2 "${@:2}" >/dev/null 2>&1; }
 no_ping() { ! qnet_exec "$1" ping -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
@@ -31,6 +29,65 @@ no_ping() { ! qnet_exec "$1" ping -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
 resolve() { qnet_exec "$1" dig +short +time=2 +tries=1 "${@:3}" @"$2" "$QNET_NAME" 2>/dev/null | grep -v '^;' | head -1; }
 expect_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
 raw_drops() { qnet_rule_packets "$1" "$2" raw PREROUTING "$3"; }
+nft_gen() { [ "$QNET_GEN" = nftables ]; }
+
+# --- the counters and state each generation keeps ---------------------------
+# In the x_tables generation every vif has its own raw rules, each with its
+# counter; in the nftables one the base ruleset's drop rules are shared by
+# all vifs of the netvm (group 2 -> antispoof -> "counter drop").
+
+# spoof_drops ip|ip6 VIF ADDR: what drops VIF's packets from other sources
+# (ADDR: the client's own IPv4 address; "" for a family without address).
+spoof_drops() {
+	if nft_gen; then
+		qnet_nft_packets sys-firewall "$1" antispoof 'counter .* drop$'
+	elif [ "$1" = ip ] && [ -n "$3" ]; then
+		raw_drops sys-firewall ipv4 "$2 +\* +!$3 "
+	elif [ "$1" = ip ]; then
+		raw_drops sys-firewall ipv4 "DROP +(all|0) +-- +$2 +\* +0.0.0.0/0 "
+	else
+		raw_drops sys-firewall ipv6 "$2 "
+	fi
+}
+
+# uplink_drops ADDR: what drops a client's address arriving from elsewhere.
+uplink_drops() {
+	if nft_gen; then
+		qnet_nft_packets sys-firewall ip prerouting '@downstream counter .* drop$'
+	else
+		raw_drops sys-firewall ipv4 "!vif\\+ +\\* +$1 "
+	fi
+}
+
+# isolation_drops: what drops a client's new connection to another client.
+isolation_drops() {
+	if nft_gen; then
+		qnet_nft_packets sys-firewall ip forward 'oifgroup 2 counter .* drop$'
+	else
+		qnet_rule_packets sys-firewall ipv4 filter FORWARD "DROP +(all|0) +-- +vif\+ +vif\+"
+	fi
+}
+
+# set_elements DOMAIN ip|ip6 SET: the elements of that set of the domain's
+# qubes table, one a line (nothing when it has none).
+set_elements() {
+	qnet_exec "$1" nft list set "$2" qubes "$3" | tr -d '\n\t' |
+		sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr ',' '\n' | sed 's/^ *//; s/ *$//' | sort
+}
+# elements DOMAIN ip|ip6 VIF: the `allowed` elements of VIF.
+elements() { set_elements "$1" "$2" allowed | grep -F "\"$3\" . "; }
+downstream() { set_elements "$1" "$2" downstream; }
+
+# dns_chain DOMAIN: the DNS chain as listed, with rule handles in the
+# nftables generation (a chain re-created changes them) and counters in
+# the x_tables one.
+dns_chain() {
+	if nft_gen; then
+		qnet_exec "$1" nft -a list chain ip qubes dnat-dns
+	else
+		qnet_domain "$1" iptables-legacy-save -c -t nat | grep -v '^#'
+	fi
+}
 
 # --- routing and NAT through both hops --------------------------------------
 
@@ -91,11 +148,12 @@ t_dns_two_resolvers() {
 t_dns_unchanged_is_quiet() {
 	local before bad=0
 	: >"$QNET_DIR/systemctl.log"
-	before=$(qnet_domain sys-net iptables-legacy-save -c -t nat | grep -v '^#')
+	before=$(dns_chain sys-net)
+	[ -n "$before" ] || { fail "sys-net has no DNS chain"; bad=1; }
 	qnet_dispatch sys-net eth0 up || { fail "the dispatcher hook failed"; bad=1; }
 	qnet_dispatch sys-net eth0 pre-down || { fail "an ignored action failed"; bad=1; }
-	[ "$(qnet_domain sys-net iptables-legacy-save -c -t nat | grep -v '^#')" = "$before" ] ||
-		{ fail "the nat table changed although the resolvers did not"; bad=1; }
+	[ "$(dns_chain sys-net)" = "$before" ] ||
+		{ fail "the DNS chain changed although the resolvers did not"; bad=1; }
 	[ ! -s "$QNET_DIR/systemctl.log" ] || { fail "updates proxy restarted though DNS was unchanged"; bad=1; }
 	return $bad
 }
@@ -103,7 +161,7 @@ t_dns_unchanged_is_quiet() {
 # dns_upstream udp|tcp: packets to port 53 that upstream received from
 # sys-net's uplink, whatever their destination address.
 dns_upstream() {
-	qnet_rule_packets upstream ipv4 mangle PREROUTING "wan0 .* $1 dpt:53\$"
+	qnet_port_seen upstream wan0 "$1" 53
 }
 
 # queries_answered: queries the two resolvers have logged so far.
@@ -113,10 +171,8 @@ queries_answered() {
 
 t_dns_none_goes_nowhere() {
 	local q udp tcp wan bad=0
-	for p in udp tcp; do
-		qnet_domain upstream iptables-legacy -w -t mangle -C PREROUTING -i wan0 -p $p --dport 53 2>/dev/null ||
-			qnet_domain upstream iptables-legacy -w -t mangle -A PREROUTING -i wan0 -p $p --dport 53
-	done
+	qnet_watch_port upstream wan0 udp 53
+	qnet_watch_port upstream wan0 tcp 53
 	qnet_set_resolv sys-net
 	qnet_dispatch sys-net eth0 down || { fail "the dispatcher hook failed"; bad=1; }
 	q=$(queries_answered)
@@ -131,7 +187,18 @@ t_dns_none_goes_nowhere() {
 	expect_eq "$(dns_upstream tcp)" "$tcp" "TCP packets to port 53 reaching upstream with no resolver" || bad=1
 	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$wan" "packets from sys-net reaching upstream" || bad=1
 	expect_eq "$(queries_answered)" "$q" "queries reaching the resolvers" || bad=1
-	[ $bad -eq 0 ] || qnet_domain sys-net iptables-legacy-save -c -t nat | grep PR-QBS
+	if nft_gen; then
+		# what SPEC asks for: drop rules for both addresses and protocols
+		for dns in "$QNET_DNS1" "$QNET_DNS2"; do
+			for p in udp tcp; do
+				qnet_exec sys-net nft list chain ip qubes dnat-dns | grep -q "ip daddr $dns $p dport 53 .*drop" ||
+					{ fail "no '$dns $p dport 53 drop' in dnat-dns"; bad=1; }
+			done
+		done
+		[ $bad -eq 0 ] || qnet_exec sys-net nft list chain ip qubes dnat-dns
+	else
+		[ $bad -eq 0 ] || qnet_domain sys-net iptables-legacy-save -c -t nat | grep PR-QBS
+	fi
 	# and back: the same counters see the queries again
 	qnet_set_resolv sys-net "$QNET_R1"
 	qnet_dispatch sys-net eth0 up || { fail "the dispatcher hook failed"; bad=1; }
@@ -146,20 +213,23 @@ t_dns_none_goes_nowhere() {
 
 t_spoof_v4() {
 	local drops0 drops1 up0
-	drops0=$(raw_drops sys-firewall ipv4 "vif4.0 +\* +!$QNET_UNTR_IP ")
+	drops0=$(spoof_drops ip vif4.0 "$QNET_UNTR_IP")
 	up0=$(qnet_seen upstream "$QNET_NET_WAN")
 	qnet_exec untrusted ip addr add "$QNET_WORK_IP/32" dev eth0
 	no_ping untrusted -I "$QNET_WORK_IP" "$QNET_HOST" || { qnet_exec untrusted ip addr del "$QNET_WORK_IP/32" dev eth0; fail "a ping from work's address got an answer"; }
 	qnet_exec untrusted ip addr del "$QNET_WORK_IP/32" dev eth0
-	drops1=$(raw_drops sys-firewall ipv4 "vif4.0 +\* +!$QNET_UNTR_IP ")
+	drops1=$(spoof_drops ip vif4.0 "$QNET_UNTR_IP")
 	[ "$drops1" -gt "$drops0" ] || fail "the anti-spoofing DROP counter did not rise ($drops0 -> $drops1)"
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip vif4.0)" "\"vif4.0\" . $QNET_UNTR_IP" "untrusted's elements in allowed"
+	fi
 	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$up0" "packets reaching upstream"
 	pings untrusted "$QNET_HOST" || fail "untrusted's own address no longer works"
 }
 
 t_spoof_v6() {
 	local drops0 drops1
-	drops0=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	drops0=$(spoof_drops ip6 vif4.0 "")
 	qnet_exec untrusted ip -6 addr add "$QNET_WORK_IP6/128" dev eth0 nodad
 	qnet_exec untrusted ip -6 route add "$QNET_FW_GW6" dev eth0
 	qnet_exec untrusted ip -6 route add default via "$QNET_FW_GW6" dev eth0
@@ -168,25 +238,28 @@ t_spoof_v6() {
 	qnet_exec untrusted ip -6 route flush dev eth0 >/dev/null 2>&1
 	qnet_exec untrusted ip -6 addr del "$QNET_WORK_IP6/128" dev eth0
 	[ $r -eq 0 ] || fail "a ping6 from work's address got an answer"
-	drops1=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	drops1=$(spoof_drops ip6 vif4.0 "")
 	[ "$drops1" -gt "$drops0" ] || fail "the IPv6 DROP counter did not rise ($drops0 -> $drops1)"
 }
 
 t_spoof_from_uplink() {
 	local drops0 drops1
-	drops0=$(raw_drops sys-firewall ipv4 "!vif\\+ +\\* +$QNET_WORK_IP ")
+	drops0=$(uplink_drops "$QNET_WORK_IP")
 	qnet_exec sys-net ip addr add "$QNET_WORK_IP/32" dev lo
 	no_ping sys-net -I "$QNET_WORK_IP" "$QNET_FW_IP"
 	local r=$?
 	qnet_exec sys-net ip addr del "$QNET_WORK_IP/32" dev lo
 	[ $r -eq 0 ] || fail "sys-firewall answered a packet from its uplink carrying work's address"
-	drops1=$(raw_drops sys-firewall ipv4 "!vif\\+ +\\* +$QNET_WORK_IP ")
-	[ "$drops1" -gt "$drops0" ] || fail "the '! -i vif+ -s $QNET_WORK_IP' counter did not rise ($drops0 -> $drops1)"
+	drops1=$(uplink_drops "$QNET_WORK_IP")
+	[ "$drops1" -gt "$drops0" ] || fail "the drop counter for client addresses from elsewhere did not rise ($drops0 -> $drops1)"
+	if nft_gen; then
+		downstream sys-firewall ip | grep -qx "$QNET_WORK_IP" || fail "work's address is not in sys-firewall's downstream set"
+	fi
 }
 
 t_no_ipv6_client() {
 	local addr=fd09:24ef:4179::a89:b drops0 drops1
-	drops0=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	drops0=$(spoof_drops ip6 vif4.0 "")
 	qnet_exec untrusted ip -6 addr add "$addr/128" dev eth0 nodad
 	qnet_exec untrusted ip -6 route add "$QNET_FW_GW6" dev eth0
 	qnet_exec untrusted ip -6 route add default via "$QNET_FW_GW6" dev eth0
@@ -198,8 +271,11 @@ t_no_ipv6_client() {
 	qnet_exec untrusted ip -6 addr del "$addr/128" dev eth0
 	[ $r1 -eq 0 ] || fail "untrusted (no IPv6 address assigned) reached $QNET_HOST6"
 	[ $r2 -eq 0 ] || fail "untrusted (no IPv6 address assigned) reached its IPv6 gateway"
-	drops1=$(raw_drops sys-firewall ipv6 "vif4.0 ")
+	drops1=$(spoof_drops ip6 vif4.0 "")
 	[ "$drops1" -gt "$drops0" ] || fail "the IPv6 drop-all counter did not rise"
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip6 vif4.0)" "" "untrusted's IPv6 elements"
+	fi
 }
 
 # A client whose vif has no address (ip empty) sends nothing at all: not
@@ -209,10 +285,18 @@ t_empty_ip_drops_all() {
 	qnet_vif sys-firewall 4 offline || fail "offline failed"
 	qnet_xs sys-firewall xenstore-write backend/vif/4/0/ip ""
 	qnet_vif sys-firewall 4 online || fail "online with no address failed"
-	d4=$(raw_drops sys-firewall ipv4 "DROP +(all|0) +-- +vif4.0 +\\* +0.0.0.0/0 ")
-	[ -n "$d4" ] || fail "no '-i vif4.0 -j DROP' in the IPv4 raw table"
-	d6=$(raw_drops sys-firewall ipv6 "DROP +(all|0) +(-- +)?vif4.0 +\\* +::/0 ")
-	[ -n "$d6" ] || fail "no '-i vif4.0 -j DROP' in the IPv6 raw table"
+	if nft_gen; then
+		# no element at all: group 2 alone drops everything it sends
+		expect_eq "$(elements sys-firewall ip vif4.0)" "" "IPv4 elements of a vif with no address"
+		expect_eq "$(elements sys-firewall ip6 vif4.0)" "" "IPv6 elements of a vif with no address"
+		expect_eq "$(qnet_group sys-firewall vif4.0)" 2 "the group of a vif with no address"
+		d4=$(spoof_drops ip vif4.0 "")
+	else
+		d4=$(spoof_drops ip vif4.0 "")
+		[ -n "$d4" ] || fail "no '-i vif4.0 -j DROP' in the IPv4 raw table"
+		d6=$(raw_drops sys-firewall ipv6 "DROP +(all|0) +(-- +)?vif4.0 +\\* +::/0 ")
+		[ -n "$d6" ] || fail "no '-i vif4.0 -j DROP' in the IPv6 raw table"
+	fi
 	# No answer could come back (no route to it): what counts is that
 	# nothing it sent went on, with its old address or work's.
 	up0=$(qnet_seen upstream "$QNET_NET_WAN")
@@ -222,8 +306,8 @@ t_empty_ip_drops_all() {
 	no_ping untrusted -I "$QNET_WORK_IP" "$QNET_HOST" || fail "untrusted reached $QNET_HOST with work's address"
 	qnet_exec untrusted ip addr del "$QNET_WORK_IP/32" dev eth0
 	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$up0" "packets reaching upstream from a vif with no address"
-	[ "$(raw_drops sys-firewall ipv4 "DROP +(all|0) +-- +vif4.0 +\\* +0.0.0.0/0 ")" -ge $((${d4:-0} + 3)) ] 2>/dev/null ||
-		fail "the '-i vif4.0 -j DROP' counter did not count the 3 pings"
+	[ "$(spoof_drops ip vif4.0 "")" -ge $((${d4:-0} + 3)) ] 2>/dev/null ||
+		fail "the drop counter did not count the 3 pings"
 	# back to its address
 	qnet_xs sys-firewall xenstore-write backend/vif/4/0/ip "$QNET_UNTR_IP"
 	qnet_vif sys-firewall 4 offline || fail "offline failed"
@@ -235,11 +319,16 @@ t_empty_ip_drops_all() {
 
 t_client_to_client_blocked() {
 	local d0 d1
-	d0=$(qnet_rule_packets sys-firewall ipv4 filter FORWARD "DROP +(all|0) +-- +vif\+ +vif\+")
+	d0=$(isolation_drops)
 	no_ping work "$QNET_UNTR_IP" || fail "work reached untrusted directly"
 	no_ping untrusted "$QNET_WORK_IP" || fail "untrusted reached work directly"
-	d1=$(qnet_rule_packets sys-firewall ipv4 filter FORWARD "DROP +(all|0) +-- +vif\+ +vif\+")
-	[ "$d1" -gt "$d0" ] || fail "the vif+ -> vif+ DROP counter did not rise"
+	d1=$(isolation_drops)
+	[ "$d1" -gt "$d0" ] || fail "the client -> client DROP counter did not rise ($d0 -> $d1)"
+	if nft_gen; then
+		# what the base ruleset's isolation rests on
+		expect_eq "$(qnet_group sys-firewall vif3.0)" 2 "vif3.0's interface group"
+		expect_eq "$(qnet_group sys-firewall vif4.0)" 2 "vif4.0's interface group"
+	fi
 }
 
 t_no_port_open() {
@@ -279,10 +368,18 @@ t_ipv6_both_hops() {
 
 t_offline_and_back() {
 	qnet_vif sys-firewall 3 offline || fail "offline failed"
-	[ -z "$(qnet_domain sys-firewall iptables-legacy-save -t raw | grep -e 'vif3.0' -e "$QNET_WORK_IP")" ] ||
-		fail "IPv4 rules of work remain"
-	[ -z "$(qnet_domain sys-firewall ip6tables-legacy-save -t raw | grep -e 'vif3.0' -e "$QNET_WORK_IP6")" ] ||
-		fail "IPv6 rules of work remain"
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip vif3.0)" "" "IPv4 elements of work in allowed"
+		expect_eq "$(elements sys-firewall ip6 vif3.0)" "" "IPv6 elements of work in allowed"
+		! downstream sys-firewall ip | grep -qx "$QNET_WORK_IP" || fail "work's address remains in downstream"
+		! downstream sys-firewall ip6 | grep -qx "$QNET_WORK_IP6" || fail "work's IPv6 address remains in downstream"
+		expect_eq "$(qnet_group sys-firewall vif3.0)" 0 "vif3.0's group after offline"
+	else
+		[ -z "$(qnet_domain sys-firewall iptables-legacy-save -t raw | grep -e 'vif3.0' -e "$QNET_WORK_IP")" ] ||
+			fail "IPv4 rules of work remain"
+		[ -z "$(qnet_domain sys-firewall ip6tables-legacy-save -t raw | grep -e 'vif3.0' -e "$QNET_WORK_IP6")" ] ||
+			fail "IPv6 rules of work remain"
+	fi
 	[ -z "$(qnet_exec sys-firewall ip route show "$QNET_WORK_IP")" ] || fail "the route to work remains"
 	[ -z "$(qnet_exec sys-firewall ip -6 route show "$QNET_WORK_IP6")" ] || fail "the IPv6 route to work remains"
 	[ -z "$(qnet_exec sys-firewall ip neigh show dev vif3.0)" ] || fail "neighbour entries remain"
@@ -291,6 +388,11 @@ t_offline_and_back() {
 	pings work "$QNET_HOST" || fail "work does not reach the host after coming back"
 	pings work -6 "$QNET_HOST6" || fail "work's IPv6 does not come back"
 	expect_eq "$(resolve work "$QNET_DNS1")" "$QNET_ANSWER_R1" "DNS after coming back"
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip vif3.0)" "\"vif3.0\" . $QNET_WORK_IP" "work's IPv4 element after online"
+		expect_eq "$(elements sys-firewall ip6 vif3.0)" "\"vif3.0\" . $QNET_WORK_IP6" "work's IPv6 element after online"
+		expect_eq "$(qnet_group sys-firewall vif3.0)" 2 "vif3.0's group after online"
+	fi
 }
 
 # Plain Xen: sys-firewall without QubesDB, its domain keys in its xenstore;
@@ -339,24 +441,71 @@ t_status_all_present() {
 	done
 }
 
-check "work pings the upstream host through sys-firewall and sys-net" t_ping_both_hops
-check "NAT at each hop: upstream sees sys-net's uplink, sys-net sees sys-firewall, never work" t_nat_each_hop
-check "work resolves through DNS1 and DNS2 (UDP and TCP), answered by R1" t_dns_r1
-check "sys-net's resolv.conf changes to R2, the dispatcher hook runs: answers come from R2" t_dns_switch_to_r2
-check "two resolvers: DNS1 goes to R1, DNS2 to R2" t_dns_two_resolvers
-check "unchanged DNS and ignored dispatcher actions change nothing and restart nothing" t_dns_unchanged_is_quiet
-check "no resolver: UDP and TCP queries fail and no packet to port 53 reaches upstream; restored afterwards" t_dns_none_goes_nowhere
-check "untrusted sending with work's IPv4 address gets nothing through; DROP counter rises" t_spoof_v4
-check "untrusted sending with work's IPv6 address gets nothing through; DROP counter rises" t_spoof_v6
-check "a packet from sys-firewall's uplink with work's address is dropped" t_spoof_from_uplink
-check "work -> untrusted and untrusted -> work are blocked" t_client_to_client_blocked
-check "no TCP/UDP port of either backend answers a client (ICMP does)" t_no_port_open
-check "IPv6: work pings the host through both hops, NAT at each hop" t_ipv6_both_hops
-check "a client with no IPv6 address gets no IPv6 through" t_no_ipv6_client
-check "a vif with an empty ip lets nothing through, whatever the source address" t_empty_ip_drops_all
-check "offline removes work's rules, routes, neighbours and its traffic stops; online restores it" t_offline_and_back
-check "the domain's keys come from each backend's QubesDB, none from xenstore" t_keys_from_qubesdb
-check "plain Xen: with the keys in xenstore and no QubesDB, vif and DNS work the same" t_plain_xen_keys
-check "vif-route-qubes status finds every item in place on all three vifs" t_status_all_present
+# The generation's firewall, and only it, is what the programs used.
+t_generation() {
+	local d v
+	for d in sys-net sys-firewall; do
+		if nft_gen; then
+			[ -z "$(qnet_domain "$d" iptables-legacy-save | grep '^-A')" ] || fail "$d holds IPv4 x_tables rules"
+			[ -z "$(qnet_domain "$d" ip6tables-legacy-save | grep '^-A')" ] || fail "$d holds IPv6 x_tables rules"
+			qnet_exec "$d" nft list chain ip qubes dnat-dns >/dev/null 2>&1 || fail "$d has no chain dnat-dns"
+			expect_eq "$(qnet_group "$d" eth0)" 1 "$d's uplink group"
+		else
+			[ -z "$(qnet_exec "$d" nft list tables)" ] || fail "$d holds nftables tables: $(qnet_exec "$d" nft list tables)"
+			qnet_domain "$d" iptables-legacy-save -t nat | grep -q '^-A PR-QBS ' || fail "$d has no PR-QBS rules"
+		fi
+	done
+	for v in "sys-net vif2.0 $QNET_FW_IP" "sys-firewall vif3.0 $QNET_WORK_IP" "sys-firewall vif4.0 $QNET_UNTR_IP"; do
+		set -- $v
+		if nft_gen; then
+			expect_eq "$(elements "$1" ip "$2")" "\"$2\" . $3" "$2's element in $1's allowed set"
+			expect_eq "$(qnet_group "$1" "$2")" 2 "$2's group on $1"
+		else
+			qnet_domain "$1" iptables-legacy-save -t raw | grep -q -- "-i $2 .*-j DROP" || fail "no raw rule of $2 on $1"
+			expect_eq "$(qnet_group "$1" "$2")" 0 "$2's group on $1 (no marking in this generation)"
+		fi
+	done
+}
+
+tests=(
+	"t_generation|the netvms use this generation's firewall only (rules or set elements, groups)"
+	"t_ping_both_hops|work pings the upstream host through sys-firewall and sys-net"
+	"t_nat_each_hop|NAT at each hop: upstream sees sys-net's uplink, sys-net sees sys-firewall, never work"
+	"t_dns_r1|work resolves through DNS1 and DNS2 (UDP and TCP), answered by R1"
+	"t_dns_switch_to_r2|sys-net's resolv.conf changes to R2, the dispatcher hook runs: answers come from R2"
+	"t_dns_two_resolvers|two resolvers: DNS1 goes to R1, DNS2 to R2"
+	"t_dns_unchanged_is_quiet|unchanged DNS and ignored dispatcher actions change nothing and restart nothing"
+	"t_dns_none_goes_nowhere|no resolver: UDP and TCP queries fail and no packet to port 53 reaches upstream; restored afterwards"
+	"t_spoof_v4|untrusted sending with work's IPv4 address gets nothing through; DROP counter rises"
+	"t_spoof_v6|untrusted sending with work's IPv6 address gets nothing through; DROP counter rises"
+	"t_spoof_from_uplink|a packet from sys-firewall's uplink with work's address is dropped"
+	"t_client_to_client_blocked|work -> untrusted and untrusted -> work are blocked"
+	"t_no_port_open|no TCP/UDP port of either backend answers a client (ICMP does)"
+	"t_ipv6_both_hops|IPv6: work pings the host through both hops, NAT at each hop"
+	"t_no_ipv6_client|a client with no IPv6 address gets no IPv6 through"
+	"t_empty_ip_drops_all|a vif with an empty ip lets nothing through, whatever the source address"
+	"t_offline_and_back|offline removes work's rules, routes, neighbours and its traffic stops; online restores it"
+	"t_keys_from_qubesdb|the domain's keys come from each backend's QubesDB, none from xenstore"
+	"t_plain_xen_keys|plain Xen: with the keys in xenstore and no QubesDB, vif and DNS work the same"
+	"t_status_all_present|vif-route-qubes status finds every item in place on all three vifs"
+)
+
+no_network() { fail "the simulated network could not be built (see the diagnostics above)"; }
+
+for QNET_GEN in $gens; do
+	log=/tmp/qvt-e2e-$$.log
+	body=no_network
+	if qnet_up >"$log" 2>&1; then
+		body=
+	else
+		echo "# $QNET_GEN: building the simulated network failed:"
+		sed 's/^/# /' "$log"
+	fi
+	rm -f "$log"
+	for t in "${tests[@]}"; do
+		check "$QNET_GEN: ${t#*|}" ${body:-${t%%|*}}
+	done
+	qnet_down
+done
 
 tap_end
