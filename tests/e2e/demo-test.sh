@@ -25,23 +25,43 @@ t_build_error_shown() {
 	grep -q FAKE-BUILD-ERROR <<<"$out" || { echo "the build error was hidden:"; echo "$out"; return 1; }
 }
 
+# t_demo_through_a_pipe GEN [DEMO ARGS]: the demo of that generation.
 t_demo_through_a_pipe() {
-	local out rc=0
-	out=$(QVT_DEMO_BUILD="$QNET_BUILD" QVT_DEMO_PREFIX=qvt-dt-$$ "$top/scripts/demo.sh" 2>&1 | cat) || rc=$?
+	local gen=$1 out rc=0
+	shift
+	out=$(QVT_DEMO_BUILD="$QNET_BUILD" QVT_DEMO_PREFIX=qvt-dt-$$ "$top/scripts/demo.sh" "$@" 2>&1 | cat) || rc=$?
 	[ "$rc" -eq 0 ] || { echo "exit $rc:"; echo "$out"; return 1; }
 	if grep -q $'\033' <<<"$out"; then
 		echo "colour codes in a pipe:"
 		grep -n $'\033' <<<"$out" | cat -v | head -5
 		return 1
 	fi
-	for want in "== A ping from work to the internet" "no answer" "the chain already holds\|exits 100" \
-		"== Tearing everything down" "namespaces, daemons and files removed."; do
+	local wants=("== A ping from work to the internet" "no answer" "dropped [1-9][0-9]* packets"
+		"the chain already holds\|exits 100" "== Tearing everything down" "namespaces, daemons and files removed.")
+	if [ "$gen" = nftables ]; then
+		wants+=("== The network (nftables generation" "nft list set ip qubes allowed" '"vif3.0" . 10.137.0.10'
+			"ip -br link show group 2" "vif4.0@" "nft list chain ip qubes dnat-dns"
+			"ip daddr 10.139.1.1 udp dport 53 dnat to 198.51.100.2")
+	else
+		wants+=("== The network (x_tables generation" "iptables-legacy-save -t raw"
+			"-A PREROUTING ! -s 10.137.0.11/32 -i vif4.0 -j DROP"
+			"-A PR-QBS -d 10.139.1.1/32 -p udp -m udp --dport 53 -j DNAT --to-destination 198.51.100.2")
+	fi
+	for want in "${wants[@]}"; do
 		grep -q -- "$want" <<<"$out" || { echo "missing '$want' in:"; echo "$out"; return 1; }
 	done
+	if [ "$gen" = nftables ] && grep -q -- "-A PREROUTING\|PR-QBS" <<<"$out"; then
+		echo "x_tables rules in the nftables demo:"
+		echo "$out"
+		return 1
+	fi
 	! ip netns list | grep -q "qvt-dt-$$" || { echo "namespaces left behind"; return 1; }
 }
 
 check "a build error is shown, and the demo stops" t_build_error_shown
-check "the demo runs to the end into a pipe, without colour codes, and cleans up" t_demo_through_a_pipe
+check "the demo (nftables generation, the default) runs to the end into a pipe, without colour codes, and cleans up" \
+	t_demo_through_a_pipe nftables
+check "the demo with --xtables (x_tables generation) runs to the end into a pipe, without colour codes, and cleans up" \
+	t_demo_through_a_pipe xtables --xtables
 
 tap_end
