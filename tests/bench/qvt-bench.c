@@ -6,6 +6,15 @@
  *
  *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C]
  *             [--conntrack] [--dnat PATH] [--floor] [--smoke] [--qubesdb PATH]
+ *             [--nft-base PATH]
+ *
+ * --nft-base PATH: the nftables generation (Qubes R4.2+): the base ruleset
+ * at PATH is loaded with nft(8) into the namespace before any vif, so the
+ * programs choose their nftables backend (--firewall=auto) and the N other
+ * vifs are elements of its sets; without it, the x_tables generation, and
+ * the N other vifs are raw rules. Either way the run checks, before
+ * timing, that the target vif's anti-spoofing landed in the expected
+ * backend and nowhere else, so a row never measures the wrong one.
  *
  * --conntrack keeps one unrelated connection tracked in the namespace, so
  * every online pays for the purge's walk of the kernel's conntrack table
@@ -44,6 +53,7 @@ extern char **environ;
 static const char *vif_route;
 static const char *xenstored;
 static const char *qubesdb;
+static const char *nft_base;
 static char workdir[] = "/tmp/qvt-bench.XXXXXX";
 
 static double now_us(void)
@@ -102,6 +112,26 @@ static double run_timed(char *const argv[], int ok1, int ok2, long *rss)
 }
 
 static long vif_rss, dnat_rss;
+
+static const char *backend_name(void)
+{
+	return nft_base ? "nftables" : "x_tables";
+}
+
+/* The target's anti-spoofing is in the generation's backend, and only
+ * there (run after an online of vif1.0 with 10.137.0.3). */
+static void check_backend(void)
+{
+	int nft = sh("nft list set ip qubes allowed 2>/dev/null | grep -q '\"vif1.0\" . 10.137.0.3'") == 0;
+	int ipt = sh("iptables-legacy-save -t raw 2>/dev/null | grep -q -- '-i vif1.0 '") == 0;
+
+	if (nft != (nft_base != NULL) || ipt != (nft_base == NULL)) {
+		fprintf(stderr, "qvt-bench: expected the %s backend, but vif1.0's anti-spoofing is %s%s%s\n",
+			backend_name(), nft ? "in the nftables set" : "", nft && ipt ? " and " : "",
+			ipt ? "in the x_tables raw table" : !nft ? "nowhere" : "");
+		exit(1);
+	}
+}
 
 /* Runs vif-route-qubes CMD for vifD.0; returns microseconds or -1. */
 static double run_vif(unsigned domid, const char *cmd)
@@ -313,7 +343,7 @@ static void write_file(const char *path, const char *text)
  * files in turn), then runs that find them right (exit 100). */
 static void bench_dnat(const char *dnat, unsigned cycles, double *v)
 {
-	char a[96], b[96];
+	char a[96], b[96], label[96];
 	char *argv[] = { (char *)dnat, (char *)"--dns1", (char *)"10.139.1.1", (char *)"--dns2", (char *)"10.139.1.2",
 			 (char *)"--resolv-conf", a, NULL };
 
@@ -329,7 +359,8 @@ static void bench_dnat(const char *dnat, unsigned cycles, double *v)
 			exit(1);
 		}
 	}
-	row("qubes-setup-dnat-to-ns, rules change (exit 0)", v, cycles, dnat_rss);
+	snprintf(label, sizeof(label), "qubes-setup-dnat-to-ns, %s, rules change (exit 0)", backend_name());
+	row(label, v, cycles, dnat_rss);
 	argv[6] = a;
 	for (unsigned i = 0; i < cycles; i++) {
 		v[i] = run_timed(argv, 100, i == 0 ? 0 : 100, &dnat_rss);
@@ -338,7 +369,8 @@ static void bench_dnat(const char *dnat, unsigned cycles, double *v)
 			exit(1);
 		}
 	}
-	row("qubes-setup-dnat-to-ns, unchanged (exit 100)", v, cycles, dnat_rss);
+	snprintf(label, sizeof(label), "qubes-setup-dnat-to-ns, %s, unchanged (exit 100)", backend_name());
+	row(label, v, cycles, dnat_rss);
 }
 
 int main(int argc, char **argv)
@@ -353,6 +385,7 @@ int main(int argc, char **argv)
 		{ "floor", no_argument, NULL, 'f' },
 		{ "smoke", no_argument, NULL, 's' },
 		{ "qubesdb", required_argument, NULL, 'q' },
+		{ "nft-base", required_argument, NULL, 'N' },
 		{},
 	};
 	unsigned others = 0, cycles = 100, target = 1;
@@ -393,13 +426,16 @@ int main(int argc, char **argv)
 		case 'q':
 			qubesdb = optarg;
 			break;
+		case 'N':
+			nft_base = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!vif_route || !xenstored || cycles == 0 || others > 20000) {
 		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] "
-				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH]\n");
+				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH] [--nft-base PATH]\n");
 		return 2;
 	}
 
@@ -426,6 +462,16 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/vif-locks", workdir);
 	setenv("VIF_ROUTE_QUBES_LOCK_DIR", path, 1);
 	sh("ip link set lo up");
+	if (nft_base) {
+		char cmd[1200];
+
+		/* As a Qubes R4.2+ netvm at boot, before any vif. */
+		snprintf(cmd, sizeof(cmd), "nft -f '%s'", nft_base);
+		if (strchr(nft_base, '\'') || sh(cmd) != 0) {
+			fprintf(stderr, "qvt-bench: loading the base ruleset %s failed\n", nft_base);
+			return 1;
+		}
+	}
 
 	on = calloc(cycles, sizeof(double));
 	off = calloc(cycles, sizeof(double));
@@ -466,6 +512,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* One untimed cycle: the backend is the expected one. */
+	if (run_vif(target, "online") < 0)
+		return 1;
+	check_backend();
+	if (run_vif(target, "offline") < 0)
+		return 1;
+
 	for (unsigned i = 0; i < cycles; i++) {
 		on[i] = run_vif(target, "online");
 		off[i] = run_vif(target, "offline");
@@ -473,8 +526,8 @@ int main(int argc, char **argv)
 			return 1;
 		cyc[i] = on[i] + off[i];
 	}
-	snprintf(label, sizeof(label), "%u other vifs online%s%s", others, conntrack ? ", conntrack in use" : "",
-		 qubesdb ? ", keys in QubesDB" : "");
+	snprintf(label, sizeof(label), "%s, %u other vifs online%s%s", backend_name(), others,
+		 conntrack ? ", conntrack in use" : "", qubesdb ? ", keys in QubesDB" : "");
 	{
 		char l[192];
 
