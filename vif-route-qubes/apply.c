@@ -4,11 +4,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "antispoof_ipt.h"
 #include "apply.h"
 #include "config.h"
 #include "conntrack.h"
 #include "deadline.h"
+#include "fw_antispoof.h"
 #include "hooks.h"
 #include "log.h"
 #include "nl.h"
@@ -21,7 +21,7 @@
 struct done {
 	bool changed;
 	char old_value[32];               /* ACT_SYSCTL */
-	struct antispoof_ops ops;         /* ACT_ANTISPOOF: the edits made */
+	struct fw_done *fw;               /* ACT_ANTISPOOF: the edits made */
 	bool was_up;                      /* ACT_RENAME: taken down to rename */
 };
 
@@ -37,7 +37,7 @@ static bool missing_errno(int r)
 /* Waits for the xtables lock no longer than the run may last. */
 static unsigned lock_ms(const struct apply_ctx *c)
 {
-	unsigned ms = ms_left(c->deadline, IPT_LOCK_TIMEOUT_MS);
+	unsigned ms = ms_left(c->deadline, FW_LOCK_TIMEOUT_MS);
 
 	return ms ? ms : 1;
 }
@@ -102,14 +102,19 @@ static int do_sysctl(struct apply_ctx *c, const struct action *a, struct done *d
 static int do_antispoof(struct apply_ctx *c, const struct action *a, struct done *d)
 {
 	const struct plan *p = c->plan;
+	const char *detail = NULL;
 	int r;
 
 	if (a->remove)
-		r = ipt_antispoof_remove(a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c));
+		r = fw_antispoof_remove(c->fw, a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c));
 	else
-		r = ipt_antispoof_ensure(a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c), &d->ops);
-	if (r < 0)
+		r = fw_antispoof_ensure(c->fw, a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c), &d->fw,
+					&detail);
+	if (r < 0) {
+		if (detail)
+			snprintf(c->detail, sizeof(c->detail), "%s", detail);
 		return r;
+	}
 	d->changed = !a->remove && r > 0;
 	return 0;
 }
@@ -312,7 +317,7 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 	case ACT_SYSCTL:
 		return sysctl_if_write(a->family, in->ifname, a->key, d->old_value);
 	case ACT_ANTISPOOF: {
-		int r = ipt_antispoof_undo(a->family, in->ifname, &d->ops, lock_ms(c));
+		int r = fw_antispoof_undo(c->fw, a->family, in->ifname, d->fw, lock_ms(c));
 		return r < 0 ? r : 0;
 	}
 	case ACT_NEIGH:
@@ -402,7 +407,7 @@ int apply_plan(struct apply_ctx *c)
 		return log_error_errno(-ENOMEM, "out of memory");
 	r = run_plan(c, done);
 	for (unsigned i = 0; i < c->plan->n; i++)
-		antispoof_ops_done(&done[i].ops);
+		fw_done_free(done[i].fw);
 	free(done);
 	return r;
 }

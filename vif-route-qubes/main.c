@@ -15,6 +15,7 @@
 #include "config.h"
 #include "deadline.h"
 #include "flock.h"
+#include "fw_antispoof.h"
 #include "input.h"
 #include "log.h"
 #include "nft.h"
@@ -50,6 +51,7 @@ struct ctx {
 	enum cfg_source config;
 	struct cfg *cfg;
 	struct nlr *nl;
+	struct fw *fw;
 	int lock_fd;
 	struct plan plan;
 };
@@ -410,6 +412,10 @@ static int run(struct ctx *c, int argc, char **argv)
 	r = nlr_open(&c->nl);
 	if (r < 0)
 		return log_error_errno(r, "cannot open a netlink socket");
+	r = fw_open(FW_IPTABLES, &c->fw);
+	if (r < 0)
+		return log_error_errno(r, "cannot open the firewall");
+	ac.fw = c->fw;
 	ac.nl = c->nl;
 	ac.xs = c->xs;
 	ac.hooks_dir = c->hooks_dir;
@@ -440,9 +446,10 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (r < 0 && r != -ENODEV)
 		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
 
+	ac.f.fw = fw_backend_of(c->fw);
 	if (c->in.cmd == VIF_CMD_OFFLINE) {
 		/* The rules, not xenstore, say which addresses were the client's. */
-		r = probe_claimed(c->in.ifname, &ac.f);
+		r = probe_claimed(c->fw, c->in.ifname, &ac.f);
 		if (r < 0)
 			log_warning_errno(r, "cannot read the anti-spoofing rules of %s, ignoring", c->in.ifname);
 	}
@@ -532,6 +539,7 @@ int main(int argc, char **argv)
 	status = report_result(&c, r);
 
 	nlr_free(c.nl);
+	fw_close(c.fw);
 	cfg_close(c.cfg);
 	xsh_close(c.xs);
 	if (c.lock_fd >= 0)
