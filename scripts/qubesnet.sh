@@ -172,7 +172,7 @@ qnet_watch_port() {
 	if [ "$QNET_GEN" = nftables ]; then
 		_qnet_watch_table "$d"
 		[ -n "$(_qnet_watch_count "$d" "port $i $p $port")" ] && return 0
-		qnet_exec "$d" nft add rule inet qnet-watch pre meta nfproto ipv4 iifname "$i" $p dport "$port" \
+		qnet_exec "$d" nft add rule inet qnet-watch pre meta nfproto ipv4 iifname "$i" "$p" dport "$port" \
 			counter comment "\"port $i $p $port\""
 	else
 		qnet_domain "$d" iptables-legacy -w -t mangle -C PREROUTING -i "$i" -p "$p" --dport "$port" 2>/dev/null ||
