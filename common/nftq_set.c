@@ -27,6 +27,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free)
 #define KEY_IFNAME_LEN IFNAME_MAX /* the ifname field: IFNAMSIZ, zero-padded */
 #define KEY_MAX (KEY_IFNAME_LEN + 16)
 
+/* One element in a message: NFTA_LIST_ELEM nest, NFTA_SET_ELEM_KEY nest,
+ * NFTA_DATA_VALUE with the key; plus the message's own header and names. */
+_Static_assert(NFTQ_ELEMS_PER_MSG * (4 + 4 + 4 + KEY_MAX) + 256 <= NFTQ_MSG_MAX,
+	       "a full element message must fit the batch's per-message room");
+
 /* What nftq knows of one set: its kernel family and the key it must have. */
 struct set_kind {
 	int family;     /* AF_INET, AF_INET6 */
@@ -343,7 +348,7 @@ int nftq_elems_commit(struct nftq *q, const struct nftq_elem_edit *edits, size_t
 	_cleanup_free_ struct group *groups = NULL;
 	_cleanup_free_ size_t *g_of = NULL;
 	struct nftq_batch b;
-	struct nftq_error err;
+	struct nftq_error err = { 0 };
 	size_t n_groups = 0;
 	int r;
 
@@ -388,13 +393,13 @@ int nftq_elems_commit(struct nftq *q, const struct nftq_elem_edit *edits, size_t
 		r = group_emit(&b, &groups[gi], gi, edits, g_of, n);
 	if (r >= 0)
 		r = nftq_batch_send(q, &b, &err);
-	else
-		err.error = 0;
 	nftq_batch_done(&b);
 
-	if (r == -ENOENT && err.error == -ENOENT && ret_missing) {
+	if (r == -ENOENT && ret_missing) {
+		/* Adds and DESTROYs only fail so for a missing table or set:
+		 * the set of the message the error names. */
 		*ret_missing = NULL;
-		for (size_t gi = 0; gi < n_groups; gi++)
+		for (size_t gi = 0; gi < n_groups && err.error == -ENOENT; gi++)
 			if (err.seq - groups[gi].seq <= groups[gi].last_seq - groups[gi].seq)
 				*ret_missing = groups[gi].k->what;
 	}
