@@ -247,22 +247,29 @@ static int list_cb(const struct nlmsghdr *nlh, void *userdata)
 	return r;
 }
 
+/* A dump that a concurrent commit interrupted is read again, this often. */
+#define LIST_TRIES 3
+
 int nftq_set_list(struct nftq *q, int family, const char *name, struct nftq_elem **ret, size_t *ret_n)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	_cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
-	struct list_ctx c = { .k = kind_find(family, name) };
-	struct nlmsghdr *nlh;
-	int r;
+	const struct set_kind *k = kind_find(family, name);
+	struct list_ctx c = { .k = k };
+	int r = -EINTR;
 
-	if (!c.k)
+	if (!k)
 		return -EINVAL;
-	s = set_new(c.k);
-	if (!s)
-		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nfproto(family), NLM_F_DUMP, 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	r = nftq_request(q, nlh, list_cb, &c);
+	for (unsigned i = 0; i < LIST_TRIES && r == -EINTR; i++) {
+		_cleanup_(nftnl_set_freep) struct nftnl_set *s = set_new(k);
+		struct nlmsghdr *nlh;
+
+		if (!s)
+			return -ENOMEM;
+		c.n = 0; /* what an interrupted dump gave is dropped */
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nfproto(family), NLM_F_DUMP, 0);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		r = nftq_request(q, nlh, list_cb, &c);
+	}
 	if (r < 0) {
 		free(c.v);
 		return r;
