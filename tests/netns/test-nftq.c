@@ -310,10 +310,11 @@ START_TEST(test_invalid_edits)
 }
 END_TEST
 
-/* More elements than one message and one dump read hold. */
+/* More elements than one message, one dump read and the default socket
+ * send buffer hold (6000 ip6 elements: a 270 KB batch). */
 START_TEST(test_many)
 {
-	enum { N = 700 };
+	enum { N = 6000 };
 	struct nftq_elem_edit *e = calloc(N, sizeof(*e));
 	struct nftq_elem *l = NULL;
 	size_t n = 0;
@@ -338,6 +339,33 @@ START_TEST(test_many)
 	ck_assert_int_eq(nftq_set_list(q, AF_INET6, NFTQ_SET_ALLOWED, &l, &n), 0);
 	ck_assert_uint_eq(n, 0);
 	free(l);
+	free(e);
+}
+END_TEST
+
+/* Hundreds of messages (alternating adds and deletes of one set make one
+ * message each): more acks than the default receive buffer holds. */
+START_TEST(test_many_messages)
+{
+	enum { N = 600 };
+	struct nftq_elem_edit *e = calloc(N, sizeof(*e));
+	struct nftq_elem *l = NULL;
+	size_t n = 0;
+	char a[64];
+
+	ck_assert_ptr_nonnull(e);
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(a, sizeof(a), "10.%u.%u.%u", i % 2 ? 2 : 1, i / 256, i % 256);
+		e[i] = edit(i % 2, NFTQ_SET_DOWNSTREAM, "", a);
+	}
+	ck_assert_int_eq(nftq_elems_commit(q, e, N, 0, NULL), 0);
+	ck_assert_int_eq(nftq_set_list(q, AF_INET, NFTQ_SET_DOWNSTREAM, &l, &n), 0);
+	ck_assert_uint_eq(n, N / 2);
+	free(l);
+	/* And a failing one: the error is still found among them. */
+	free(tl_sh("nft delete table ip6 qubes"));
+	e[N - 1] = edit(false, NFTQ_SET_DOWNSTREAM, "", "fd09::1");
+	ck_assert_int_eq(nftq_elems_commit(q, e, N, 0, NULL), -ENOENT);
 	free(e);
 }
 END_TEST
@@ -498,6 +526,7 @@ int main(void)
 		{ "edit_order", test_edit_order },
 		{ "invalid_edits", test_invalid_edits },
 		{ "many", test_many },
+		{ "many_messages", test_many_messages },
 		{ "list_missing", test_list_missing },
 		{ "batch_error_details", test_batch_error_details },
 		{ "requests_after_batch", test_requests_after_batch },
