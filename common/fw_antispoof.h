@@ -79,6 +79,13 @@ int fw_antispoof_check(struct fw *fw, int family, const char *ifname, const stru
 		       struct fw_report *ret);
 void fw_report_done(struct fw_report *r);
 
+/* nftables generation only: recreates table inet qubes-nat-accel over
+ * every interface of the namespace but lo (flow offload from client vifs
+ * to the uplink), as Qubes R4.2+ does on every vif online. An interface
+ * that vanishes meanwhile is left out. -EOPNOTSUPP: the kernel has no
+ * flowtable support (the old table, if any, stays as it was). */
+int fw_accel_recreate(struct fw *fw);
+
 /* One line for --dry-run, logs and hotplug-error. */
 const char *fw_antispoof_describe(enum fw_backend backend, int family, bool remove, const char *ifname,
 				  const struct ip_addr *addrs, unsigned n_addrs, char *buf, size_t len);

@@ -147,6 +147,9 @@ static void build_online(struct plan *p)
 		}
 	}
 
+	if (p->facts->fw == FW_NFTABLES)
+		push(p, ACT_ACCEL, false);
+
 	push(p, ACT_XS_STATUS, false);
 }
 
@@ -231,6 +234,7 @@ static const char *const type_names[_ACT_MAX] = {
 	[ACT_ADDR] = "gateway address",
 	[ACT_XS_STATUS] = "hotplug-status",
 	[ACT_SKIP] = "skipped",
+	[ACT_ACCEL] = "flowtable",
 };
 
 const char *action_type_name(enum action_type t)
@@ -274,7 +278,15 @@ const char *action_describe(const struct plan *p, const struct action *a, char *
 				 mac_to_string(&in->mac, mac), ifn);
 		break;
 	case ACT_LINK:
-		snprintf(buf, len, "set link %s %s", ifn, a->up ? "up" : "down");
+		if (p->facts->fw == FW_NFTABLES)
+			snprintf(buf, len, "set link %s group %s %s", ifn, a->up ? "2" : "default", a->up ? "up" : "down");
+		else
+			snprintf(buf, len, "set link %s %s", ifn, a->up ? "up" : "down");
+		break;
+	case ACT_ACCEL:
+		snprintf(buf, len,
+			 "recreate table inet qubes-nat-accel: flowtable qubes-accel over every interface but lo, "
+			 "tcp/udp flows from group 2 to group 1 offloaded");
 		break;
 	case ACT_ROUTE:
 		snprintf(buf, len, "%s route %s dev %s%s metric %u", a->remove ? "delete" : "add", addr, ifn,

@@ -21,6 +21,7 @@ enum action_type {
 	ACT_ADDR,      /* gateway address /32 or /128 */
 	ACT_XS_STATUS, /* hotplug-status = connected */
 	ACT_SKIP,      /* a piece SPEC says to skip with an error logged */
+	ACT_ACCEL,     /* nftables: recreate the flowtable table inet qubes-nat-accel */
 	_ACT_MAX,
 };
 

@@ -29,6 +29,7 @@ static int find_link(struct nlr *nl, const struct vif_input *in, uint64_t deadli
 		if (r == 0) {
 			f->ifindex = l.ifindex;
 			f->link_up = l.up;
+			f->group = l.group;
 			return 0;
 		}
 		if (r != -ENODEV)

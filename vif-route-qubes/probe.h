@@ -16,6 +16,7 @@ struct nlr;
 struct vif_facts {
 	int ifindex;        /* 0: the interface does not exist */
 	bool link_up;
+	uint32_t group;     /* interface group (nftables generation: 2 for a client vif) */
 	bool found_as_vif;  /* found under $vif, not (yet) renamed to vifname */
 	bool ipv6_kernel;   /* the kernel has IPv6 at all */
 	bool ipv6_disabled; /* IPv6 is off on the interface (or it does not exist) */

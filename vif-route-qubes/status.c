@@ -114,6 +114,13 @@ static int check_action(struct apply_ctx *c, const struct action *a, struct tall
 	}
 	case ACT_LINK:
 		item(t, "link", ifn, "up", f->ifindex && !f->link_up ? "down" : NULL, f->ifindex == 0);
+		if (f->fw == FW_NFTABLES) {
+			char group[16];
+
+			snprintf(name, sizeof(name), "%s group", ifn);
+			snprintf(group, sizeof(group), "%u", f->group);
+			item(t, "link", name, "2", f->ifindex && f->group != 2 ? group : NULL, f->ifindex == 0);
+		}
 		break;
 	case ACT_ROUTE: {
 		int oif = 0;
