@@ -339,6 +339,20 @@ static void write_file(const char *path, const char *text)
 		die(path);
 }
 
+/* The DNS rules are in the generation's backend, and only there. */
+static void check_dnat_backend(void)
+{
+	int nft = sh("nft list chain ip qubes dnat-dns 2>/dev/null | grep -q 'dport 53'") == 0;
+	int ipt = sh("iptables-legacy-save -t nat 2>/dev/null | grep -q '^-A PR-QBS '") == 0;
+
+	if (nft != (nft_base != NULL) || ipt != (nft_base == NULL)) {
+		fprintf(stderr, "qvt-bench: expected the %s backend, but the DNS rules are %s%s%s\n", backend_name(),
+			nft ? "in chain dnat-dns" : "", nft && ipt ? " and " : "",
+			ipt ? "in the x_tables chain PR-QBS" : !nft ? "nowhere" : "");
+		exit(1);
+	}
+}
+
 /* qubes-setup-dnat-to-ns: rewrites that change the rules (two resolv.conf
  * files in turn), then runs that find them right (exit 100). */
 static void bench_dnat(const char *dnat, unsigned cycles, double *v)
@@ -358,6 +372,8 @@ static void bench_dnat(const char *dnat, unsigned cycles, double *v)
 			fprintf(stderr, "qvt-bench: a changing qubes-setup-dnat-to-ns run did not exit 0\n");
 			exit(1);
 		}
+		if (i == 0)
+			check_dnat_backend();
 	}
 	snprintf(label, sizeof(label), "qubes-setup-dnat-to-ns, %s, rules change (exit 0)", backend_name());
 	row(label, v, cycles, dnat_rss);
