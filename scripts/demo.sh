@@ -246,7 +246,7 @@ say "    Running the hook again changes nothing: the program exits 100 and nothi
 qnet_domain sys-net qubes-setup-dnat-to-ns eth0 up >/dev/null 2>&1 || say "    qubes-setup-dnat-to-ns eth0 up: exit status $?"
 
 section "An administrator's check: vif-route-qubes status for work's vif"
-qnet_domain sys-firewall env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes status | grep -E '^(ok|differs|missing|defeats|stale) +(route|rule|element|group|neighbour) ' | sed 's/^/    /'
+qnet_domain sys-firewall env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes status | grep -E '^(ok|differs|missing|defeats|stale) +(route|rule|element|link|neighbour) ' | sed 's/^/    /'
 
 section "work's VM shuts down: vif-route-qubes offline"
 qnet_vif sys-firewall 3 offline
