@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dnat_apply.h"
 #include "dnat_plan.h"
 #include "ipt.h"
 
@@ -28,11 +29,9 @@ unsigned dnat_iptc_rules(const struct dnat_plan *p, struct ipt_dnat_rule ret[DNA
 bool dnat_iptc_matches(const struct ipt_dnat_rule *want, size_t n_want, const struct ipt_dnat_rule *cur,
 		       size_t n_cur);
 
-enum dnat_result {
-	DNAT_UNCHANGED, /* already right: nothing committed */
-	DNAT_CHANGED,
-};
+/* "-A PR-QBS -d ... -j DNAT --to-destination ..." */
+const char *dnat_iptc_rule_to_string(const struct ipt_dnat_rule *r, char *buf, size_t len);
 
-/* dry_run: compare only, never commit (*ret says what a real run would do).
- * 0 or -errno. */
-int dnat_iptc_apply(const struct dnat_plan *p, bool dry_run, enum dnat_result *ret);
+/* dry_run: compare only, never commit (*ret says what a real run would do;
+ * view, if given, what the chain should hold and holds). 0 or -errno. */
+int dnat_iptc_apply(const struct dnat_plan *p, bool dry_run, enum dnat_result *ret, struct dnat_view *view);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dnat_iptc.h"
+#include "dnat_nft.h"
 #include "dnat_plan.h"
 #include "ipt.h"
 #include "testlib.h"
@@ -381,6 +382,49 @@ START_TEST(test_matches_padding_irrelevant)
 }
 END_TEST
 
+/* ---- the nftables rendering ---------------------------------------------- */
+
+static const struct {
+	const char *dns1, *dns2;
+	unsigned n_res;
+	const char *want; /* the rules in nft's syntax, ";"-separated */
+} nft_cases[] = {
+	{ "10.139.1.1", "10.139.1.2", 2,
+	  "ip daddr 10.139.1.1 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.1 tcp dport 53 dnat to 192.168.1.1;"
+	  "ip daddr 10.139.1.2 udp dport 53 dnat to 192.168.1.2;ip daddr 10.139.1.2 tcp dport 53 dnat to 192.168.1.2" },
+	{ "10.139.1.1", "10.139.1.2", 1,
+	  "ip daddr 10.139.1.1 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.1 tcp dport 53 dnat to 192.168.1.1;"
+	  "ip daddr 10.139.1.2 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.2 tcp dport 53 dnat to 192.168.1.1" },
+	{ "10.139.1.1", NULL, 3,
+	  "ip daddr 10.139.1.1 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.1 tcp dport 53 dnat to 192.168.1.1" },
+	/* no resolver: a real drop, not a DNAT to 0.0.0.0 */
+	{ "10.139.1.1", "10.139.1.2", 0,
+	  "ip daddr 10.139.1.1 udp dport 53 drop;ip daddr 10.139.1.1 tcp dport 53 drop;"
+	  "ip daddr 10.139.1.2 udp dport 53 drop;ip daddr 10.139.1.2 tcp dport 53 drop" },
+	{ NULL, "10.139.1.2", 2, "" },
+};
+
+START_TEST(test_nft_rules)
+{
+	struct nftq_dns_rule rules[DNAT_NFT_MAX_RULES];
+	char out[1024] = "", line[128];
+	struct dnat_plan p;
+	unsigned n;
+
+	build(nft_cases[_i].dns1, nft_cases[_i].dns2, R, nft_cases[_i].n_res, &p);
+	memset(rules, 0xa5, sizeof(rules));
+	n = dnat_nft_rules(&p, rules);
+	ck_assert_uint_eq(n, 2 * p.n);
+	for (unsigned i = 0; i < n; i++) {
+		/* a dropping rule carries no resolver */
+		ck_assert(!rules[i].drop || rules[i].to.s_addr == 0);
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? ";" : "",
+			 dnat_nft_rule_to_string(&rules[i], line, sizeof(line)));
+	}
+	ck_assert_str_eq(out, nft_cases[_i].want);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dnat-plan");
@@ -393,6 +437,10 @@ int main(void)
 
 	tc = tcase_create("iptc");
 	tcase_add_loop_test(tc, test_iptc_rules, 0, ELEMENTSOF(build_cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("nft");
+	tcase_add_loop_test(tc, test_nft_rules, 0, ELEMENTSOF(nft_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("iptc-matches");
