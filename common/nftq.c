@@ -1,6 +1,7 @@
 /* The nf_tables socket, requests and batches (nftq_internal.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/gen.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "nftq_internal.h"
 #include "util.h"
@@ -77,6 +79,25 @@ uint32_t nftq_next_seq(struct nftq *q)
 
 /* --- requests ------------------------------------------------------------- */
 
+/* One datagram into q->rbuf: its length, -EAGAIN (only with MSG_DONTWAIT),
+ * -EMSGSIZE when it did not fit (the answer would silently lose messages),
+ * or the socket's error (-ENOBUFS: the kernel dropped replies). */
+static ssize_t recv_one(struct nftq *q, int flags)
+{
+	struct iovec iov = { .iov_base = q->rbuf, .iov_len = NFTQ_RECV_BUF };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	do
+		n = recvmsg(mnl_socket_get_fd(q->nl), &mh, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return negative_errno();
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	return n;
+}
+
 /* Walks one read of an answer to seq. Returns 1 when the answer is
  * complete, 0 when more is to come, -errno for an error reply or a
  * malformed message. *intr is set by a dump interrupted by a change. */
@@ -133,14 +154,11 @@ int nftq_request(struct nftq *q, struct nlmsghdr *nlh, nftq_msg_cb cb, void *use
 	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
 		return negative_errno();
 	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(q->nl), q->rbuf, NFTQ_RECV_BUF, 0);
+		ssize_t n = recv_one(q, 0);
 		int r;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
+		if (n < 0)
+			return (int)n;
 		if (n == 0)
 			return -EBADMSG;
 		r = request_parse(q, (size_t)n, seq, cb, userdata, &cb_error, &intr);
@@ -241,24 +259,27 @@ static void batch_finish_cur(struct nftq_batch *b)
 	b->cur = NULL;
 }
 
-/* Makes room for one more message of up to NFTQ_MSG_MAX bytes (zeroed:
- * libnftnl's header builder relies on nothing, but padding stays clean). */
+/* Makes room for one more message of up to NFTQ_MSG_MAX bytes. No need to
+ * clear it: libnftnl writes every header byte and libmnl zeroes attribute
+ * padding, and every message length is a multiple of 4. */
 static int batch_reserve(struct nftq_batch *b)
 {
-	size_t need = b->len + NFTQ_MSG_MAX;
+	size_t need = b->len + NFTQ_MSG_MAX, size;
 	uint8_t *p;
 
 	if (b->error)
 		return b->error;
 	if (need <= b->size)
-		goto zero;
-	p = realloc(b->buf, need * 2);
+		return 0;
+	/* The usual few small messages fit the first allocation. */
+	size = b->size ? b->size * 2 : 2 * NFTQ_MSG_MAX;
+	if (size < need)
+		size = need;
+	p = realloc(b->buf, size);
 	if (!p)
 		return (b->error = -ENOMEM);
 	b->buf = p;
-	b->size = need * 2;
-zero:
-	memset(b->buf + b->len, 0, NFTQ_MSG_MAX);
+	b->size = size;
 	return 0;
 }
 
@@ -340,7 +361,9 @@ ssize_t nftq_batch_end(struct nftq_batch *b)
 	return b->error ? b->error : (ssize_t)b->len;
 }
 
-/* Best effort: room in the receive queue for one ack per message, so none
+/* (Not mnl_socket_setsockopt: that one is for the SOL_NETLINK level.)
+ *
+ * Best effort: room in the receive queue for one ack per message, so none
  * is dropped (a lost error would read as success). The kernel accounts
  * each reply skb at its truesize, ~1 KiB for an ack. */
 static void ensure_rcvbuf(struct nftq *q, unsigned n_msgs)
@@ -351,9 +374,27 @@ static void ensure_rcvbuf(struct nftq *q, unsigned n_msgs)
 		return;
 	/* FORCE passes rmem_max; it needs CAP_NET_ADMIN, which writing
 	 * nf_tables needs anyway. */
-	if (mnl_socket_setsockopt(q->nl, SO_RCVBUFFORCE, &want, sizeof(want)) < 0)
-		(void)mnl_socket_setsockopt(q->nl, SO_RCVBUF, &want, sizeof(want));
+	if (setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
 	q->rcvbuf = want;
+}
+
+/* The kernel refuses a datagram larger than the send buffer (EMSGSIZE):
+ * raise it for a big batch, best effort as above. */
+static void ensure_sndbuf(struct nftq *q, size_t len)
+{
+	int want;
+
+	if (len <= NFTQ_SNDBUF_DEFAULT || len > INT_MAX / 4)
+		return;
+	/* The kernel doubles the value for its own bookkeeping, and the
+	 * datagram must stay below that minus a little. */
+	want = (int)len + 4096;
+	if (want <= q->sndbuf)
+		return;
+	if (setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	q->sndbuf = want;
 }
 
 static void parse_ext_ack(const struct nlmsghdr *nlh, const struct nlmsgerr *err, struct nftq_error *e)
@@ -392,18 +433,14 @@ static void parse_ext_ack(const struct nlmsghdr *nlh, const struct nlmsgerr *err
 static int batch_drain(struct nftq *q, const struct nftq_batch *b, struct nftq_error *e)
 {
 	for (;;) {
-		ssize_t n = recv(mnl_socket_get_fd(q->nl), q->rbuf, NFTQ_RECV_BUF, MSG_DONTWAIT);
+		ssize_t n = recv_one(q, MSG_DONTWAIT);
 		const struct nlmsghdr *nlh;
 		int left;
 
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			if (errno == EINTR)
-				continue;
-			/* ENOBUFS: the kernel dropped replies. */
-			return negative_errno();
-		}
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			return 0;
+		if (n < 0)
+			return (int)n;
 		if (n == 0)
 			return 0;
 		left = (int)n;
@@ -443,6 +480,7 @@ int nftq_batch_send(struct nftq *q, struct nftq_batch *b, struct nftq_error *ret
 	/* Later requests on this socket must not reuse the batch's numbers. */
 	q->seq = b->seq - 1;
 	ensure_rcvbuf(q, b->n_msgs);
+	ensure_sndbuf(q, (size_t)len);
 	if (mnl_socket_sendto(q->nl, b->buf, (size_t)len) < 0)
 		return negative_errno();
 	r = batch_drain(q, b, &e);

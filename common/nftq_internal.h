@@ -37,12 +37,13 @@
 #endif
 
 /* Room reserved for each message while it is being filled: libnftnl's
- * payload builders do not check bounds, so every message must fit in this.
- * Callers keep each message below it (a set element list is split). */
-#define NFTQ_MSG_MAX 65536
+ * payload builders do not check bounds, so every message MUST fit in this.
+ * The largest we build: 256 set elements (11.3 KB), a flowtable over 255
+ * devices (5.2 KB); a rule is a few hundred bytes. */
+#define NFTQ_MSG_MAX 16384
 
 /* How many set elements one NEWSETELEM/DESTROYSETELEM message carries at
- * most (an element of a 32-byte key takes 52 bytes: far below the above). */
+ * most: an element of a 32-byte key takes 44 bytes of attributes. */
 #define NFTQ_ELEMS_PER_MSG 256
 
 struct mnl_socket;
@@ -53,12 +54,17 @@ struct nftq {
 	uint32_t seq;      /* last sequence number used */
 	bool deleted;      /* a committed batch deleted objects: close() waits an RCU grace period */
 	int rcvbuf;        /* what SO_RCVBUF(FORCE) was last raised to, 0 never */
+	int sndbuf;        /* the same for SO_SNDBUF(FORCE) */
 	uint8_t *rbuf;     /* receive buffer, NFTQ_RECV_BUF bytes */
 };
 
 /* Big enough for one read of any dump (the kernel fills a dump message up
  * to the reader's buffer size, capped at 32 KiB). */
 #define NFTQ_RECV_BUF 32768
+
+/* A batch up to this size goes out without touching SO_SNDBUF (the
+ * kernel's default wmem is 208 KiB; this leaves room for its overhead). */
+#define NFTQ_SNDBUF_DEFAULT (128 * 1024)
 
 /* The next sequence number (never 0, which the kernel uses for events). */
 uint32_t nftq_next_seq(struct nftq *q);

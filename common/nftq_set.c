@@ -27,6 +27,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free)
 #define KEY_IFNAME_LEN IFNAME_MAX /* the ifname field: IFNAMSIZ, zero-padded */
 #define KEY_MAX (KEY_IFNAME_LEN + 16)
 
+/* One element in a message: NFTA_LIST_ELEM nest, NFTA_SET_ELEM_KEY nest,
+ * NFTA_DATA_VALUE with the key; plus the message's own header and names. */
+_Static_assert(NFTQ_ELEMS_PER_MSG * (4 + 4 + 4 + KEY_MAX) + 256 <= NFTQ_MSG_MAX,
+	       "a full element message must fit the batch's per-message room");
+
 /* What nftq knows of one set: its kernel family and the key it must have. */
 struct set_kind {
 	int family;     /* AF_INET, AF_INET6 */
@@ -242,22 +247,29 @@ static int list_cb(const struct nlmsghdr *nlh, void *userdata)
 	return r;
 }
 
+/* A dump that a concurrent commit interrupted is read again, this often. */
+#define LIST_TRIES 3
+
 int nftq_set_list(struct nftq *q, int family, const char *name, struct nftq_elem **ret, size_t *ret_n)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	_cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
-	struct list_ctx c = { .k = kind_find(family, name) };
-	struct nlmsghdr *nlh;
-	int r;
+	const struct set_kind *k = kind_find(family, name);
+	struct list_ctx c = { .k = k };
+	int r = -EINTR;
 
-	if (!c.k)
+	if (!k)
 		return -EINVAL;
-	s = set_new(c.k);
-	if (!s)
-		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nfproto(family), NLM_F_DUMP, 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	r = nftq_request(q, nlh, list_cb, &c);
+	for (unsigned i = 0; i < LIST_TRIES && r == -EINTR; i++) {
+		_cleanup_(nftnl_set_freep) struct nftnl_set *s = set_new(k);
+		struct nlmsghdr *nlh;
+
+		if (!s)
+			return -ENOMEM;
+		c.n = 0; /* what an interrupted dump gave is dropped */
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nfproto(family), NLM_F_DUMP, 0);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		r = nftq_request(q, nlh, list_cb, &c);
+	}
 	if (r < 0) {
 		free(c.v);
 		return r;
@@ -343,7 +355,7 @@ int nftq_elems_commit(struct nftq *q, const struct nftq_elem_edit *edits, size_t
 	_cleanup_free_ struct group *groups = NULL;
 	_cleanup_free_ size_t *g_of = NULL;
 	struct nftq_batch b;
-	struct nftq_error err;
+	struct nftq_error err = { 0 };
 	size_t n_groups = 0;
 	int r;
 
@@ -388,13 +400,13 @@ int nftq_elems_commit(struct nftq *q, const struct nftq_elem_edit *edits, size_t
 		r = group_emit(&b, &groups[gi], gi, edits, g_of, n);
 	if (r >= 0)
 		r = nftq_batch_send(q, &b, &err);
-	else
-		err.error = 0;
 	nftq_batch_done(&b);
 
-	if (r == -ENOENT && err.error == -ENOENT && ret_missing) {
+	if (r == -ENOENT && ret_missing) {
+		/* Adds and DESTROYs only fail so for a missing table or set:
+		 * the set of the message the error names. */
 		*ret_missing = NULL;
-		for (size_t gi = 0; gi < n_groups; gi++)
+		for (size_t gi = 0; gi < n_groups && err.error == -ENOENT; gi++)
 			if (err.seq - groups[gi].seq <= groups[gi].last_seq - groups[gi].seq)
 				*ret_missing = groups[gi].k->what;
 	}
