@@ -520,12 +520,14 @@ static int replace_batch(struct nftq_batch *b, uint32_t genid, const struct nftq
  * not collide again in step: up to 2^try ms, at most 64. */
 static void backoff(unsigned try)
 {
-	struct timespec now, ts;
-	unsigned max_ms = 1u << (try < 6 ? try : 6);
+	struct timespec now, ts = { 0 };
+	unsigned long max_us = 1000ul << (try < 6 ? try : 6), mix;
 
+	/* Random enough to part runs started together: the clock's
+	 * nanoseconds, stirred with the pid. */
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(((unsigned long)now.tv_nsec ^ (unsigned long)getpid() * 2654435761u) % (max_ms * 1000u)) * 1000;
+	mix = (unsigned long)now.tv_nsec ^ (unsigned long)getpid() * 2654435761u;
+	ts.tv_nsec = (long)(mix % max_us) * 1000;
 	nanosleep(&ts, NULL);
 }
 

@@ -125,8 +125,8 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 			break;
 		case ARG_FIREWALL:
 			if (fw_backend_parse(optarg, &c->firewall) < 0)
-				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-						       "--firewall needs auto, nftables or iptables, not '%.16s'", optarg);
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--firewall needs auto, nftables or iptables, "
+						       "not '%.16s'", optarg);
 			break;
 		default:
 			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unknown option '%.32s' (see --help)",

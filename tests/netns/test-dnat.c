@@ -1643,11 +1643,8 @@ static void add_invocation_tests(TCase *tc)
 
 static TCase *backend_tcase(Suite *s, const char *name, enum fw_backend b)
 {
-	char full_name[64];
-	TCase *tc;
+	TCase *tc = tcase_create(name); /* check keeps the pointer: a literal */
 
-	snprintf(full_name, sizeof(full_name), "%s-%s", name, fw_backend_name(b));
-	tc = tcase_create(full_name);
 	tcase_add_checked_fixture(tc, b == FW_NFTABLES ? fixture_setup_nftables : fixture_setup_iptables,
 				  fixture_teardown);
 	suite_add_tcase(s, tc);
@@ -1656,20 +1653,26 @@ static TCase *backend_tcase(Suite *s, const char *name, enum fw_backend b)
 
 int main(void)
 {
-	static const enum fw_backend backends[] = { FW_IPTABLES, FW_NFTABLES };
+	static const struct {
+		enum fw_backend fw;
+		const char *rules, *xenstore, *invocation;
+	} backends[] = {
+		{ FW_IPTABLES, "rules-iptables", "xenstore-iptables", "invocation-iptables" },
+		{ FW_NFTABLES, "rules-nftables", "xenstore-nftables", "invocation-nftables" },
+	};
 	Suite *s = suite_create("dnat");
 
 	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
-		TCase *tc = backend_tcase(s, "rules", backends[i]);
+		TCase *tc = backend_tcase(s, backends[i].rules, backends[i].fw);
 
 		add_rules_tests(tc);
-		if (backends[i] == FW_IPTABLES) {
+		if (backends[i].fw == FW_IPTABLES) {
 			tcase_add_test(tc, test_chain_without_jump);
 			tcase_add_loop_test(tc, test_foreign_rules_replaced, 0, ELEMENTSOF(foreign_ipt));
 		} else
 			tcase_add_loop_test(tc, test_foreign_rules_replaced, 0, ELEMENTSOF(foreign_nft));
-		add_xenstore_tests(backend_tcase(s, "xenstore", backends[i]));
-		add_invocation_tests(backend_tcase(s, "invocation", backends[i]));
+		add_xenstore_tests(backend_tcase(s, backends[i].xenstore, backends[i].fw));
+		add_invocation_tests(backend_tcase(s, backends[i].invocation, backends[i].fw));
 	}
 	return tl_main(s, true);
 }
