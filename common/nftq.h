@@ -38,7 +38,8 @@ int nftq_genid(struct nftq *q, uint32_t *ret);
 /* Whether set NAME exists in `table <family> qubes` with the expected key
  * (allowed: ifname . addr, keylen 20 / 32; downstream: addr, 4 / 16).
  * 0 yes; -ENOENT the table or the set is missing; -EPROTOTYPE it exists
- * with another key type or length. family: AF_INET or AF_INET6. */
+ * with another key type or length, or is a map, object or interval set
+ * (their elements are encoded differently). family: AF_INET or AF_INET6. */
 int nftq_set_check(struct nftq *q, int family, const char *name);
 
 /* One element of `allowed` (ifname set) or `downstream` (ifname empty). */
@@ -50,7 +51,9 @@ struct nftq_elem {
 /* Every element of set NAME of `table <family> qubes` (a dump), *ret
  * malloc'd (free() it; may be NULL when *ret_n is 0). -ENOENT when the
  * table or set is missing. Elements whose key does not decode (wrong
- * length, ifname not NUL-terminated within 16 bytes) are skipped. */
+ * length, ifname not NUL-terminated within 16 bytes, non-zero bytes after
+ * the name's NUL: no packet matches those) are skipped. A dump interrupted
+ * by a concurrent commit is read again (a few times). */
 int nftq_set_list(struct nftq *q, int family, const char *name, struct nftq_elem **ret, size_t *ret_n);
 
 /* One edit of a set element. */
@@ -60,7 +63,8 @@ struct nftq_elem_edit {
 	struct nftq_elem e;
 };
 
-/* All edits in ONE batch (any mix of families and sets): all of them
+/* All edits in ONE batch (any mix of families and sets; one message per
+ * run of same-kind edits of one set, so their order is kept): all of them
  * happen or none does. An add of an element already there and a delete of
  * one that is not (NFT_MSG_DESTROYSETELEM) are no-ops, not errors.
  * genid: when non-zero, sent as NFNL_BATCH_GENID: -ERESTART when anything
@@ -83,7 +87,8 @@ int nftq_elems_commit(struct nftq *q, const struct nftq_elem_edit *edits, size_t
  * is rebuilt and retried (a few times). A failed batch leaves the old
  * table as it was. -ENOENT: the kernel has no flowtable support, or a
  * device vanished (the kernel does not say which; callers may re-list the
- * devices and try again). n_devs is at most 255. */
+ * devices and try again). n_devs is at most 255 (-E2BIG); a name that is
+ * not a valid interface name gives -EINVAL; with none, no device list. */
 int nftq_accel_recreate(struct nftq *q, const char *const *devs, size_t n_devs);
 
 /* The same batch, only built, into buf (for message-level tests): the

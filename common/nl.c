@@ -209,6 +209,7 @@ int nlr_link_get(struct nlr *n, const char *name, struct nlr_link *ret)
 	memset(ret, 0, sizeof(*ret));
 	ret->ifindex = rtnl_link_get_ifindex(l);
 	ret->up = rtnl_link_get_flags(l) & IFF_UP;
+	ret->group = rtnl_link_get_group(l);
 	lname = rtnl_link_get_name(l);
 	snprintf(ret->name, sizeof(ret->name), "%s", lname ? lname : name);
 	lname = rtnl_link_get_ifalias(l);
@@ -238,6 +239,22 @@ int nlr_link_set_up(struct nlr *n, int ifindex, bool up)
 
 	if (!chg)
 		return -ENOMEM;
+	if (up)
+		rtnl_link_set_flags(chg, IFF_UP);
+	else
+		rtnl_link_unset_flags(chg, IFF_UP);
+	return nlr_link_change(n, ifindex, chg);
+}
+
+int nlr_link_set_state(struct nlr *n, int ifindex, bool up, uint32_t group)
+{
+	_cleanup_(rtnl_link_putp) struct rtnl_link *chg = rtnl_link_alloc();
+
+	if (!chg)
+		return -ENOMEM;
+	/* One RTM_NEWLINK: the kernel sets the group before it opens the
+	 * device, so no packet is ever seen from it outside group 2. */
+	rtnl_link_set_group(chg, group);
 	if (up)
 		rtnl_link_set_flags(chg, IFF_UP);
 	else

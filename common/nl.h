@@ -29,12 +29,15 @@ int nlr_errno_from_nle(int nle);
 struct nlr_link {
 	int ifindex;
 	bool up; /* IFF_UP set */
+	uint32_t group; /* IFLA_GROUP (0: the default group) */
 	char name[IFNAME_MAX];
 	char alias[NLR_ALIAS_MAX]; /* IFLA_IFALIAS, "" when none (truncated) */
 };
 
 int nlr_link_get(struct nlr *n, const char *name, struct nlr_link *ret); /* -ENODEV when absent */
 int nlr_link_set_up(struct nlr *n, int ifindex, bool up);
+/* Link up or down and its interface group, in one request. */
+int nlr_link_set_state(struct nlr *n, int ifindex, bool up, uint32_t group);
 int nlr_link_rename(struct nlr *n, int ifindex, const char *newname);
 /* The interface's alias (ip link ... alias); "" removes it. */
 int nlr_link_set_alias(struct nlr *n, int ifindex, const char *alias);

@@ -4,11 +4,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "antispoof_ipt.h"
 #include "apply.h"
 #include "config.h"
 #include "conntrack.h"
 #include "deadline.h"
+#include "fw_antispoof.h"
 #include "hooks.h"
 #include "log.h"
 #include "nl.h"
@@ -21,8 +21,9 @@
 struct done {
 	bool changed;
 	char old_value[32];               /* ACT_SYSCTL */
-	struct antispoof_ops ops;         /* ACT_ANTISPOOF: the edits made */
+	struct fw_done *fw;               /* ACT_ANTISPOOF: the edits made */
 	bool was_up;                      /* ACT_RENAME: taken down to rename */
+	uint32_t old_group;               /* ACT_LINK (nftables) */
 };
 
 static bool missing_errno(int r)
@@ -37,7 +38,7 @@ static bool missing_errno(int r)
 /* Waits for the xtables lock no longer than the run may last. */
 static unsigned lock_ms(const struct apply_ctx *c)
 {
-	unsigned ms = ms_left(c->deadline, IPT_LOCK_TIMEOUT_MS);
+	unsigned ms = ms_left(c->deadline, FW_LOCK_TIMEOUT_MS);
 
 	return ms ? ms : 1;
 }
@@ -102,14 +103,19 @@ static int do_sysctl(struct apply_ctx *c, const struct action *a, struct done *d
 static int do_antispoof(struct apply_ctx *c, const struct action *a, struct done *d)
 {
 	const struct plan *p = c->plan;
+	const char *detail = NULL;
 	int r;
 
 	if (a->remove)
-		r = ipt_antispoof_remove(a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c));
+		r = fw_antispoof_remove(c->fw, a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c));
 	else
-		r = ipt_antispoof_ensure(a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c), &d->ops);
-	if (r < 0)
+		r = fw_antispoof_ensure(c->fw, a->family, p->in->ifname, p->addrs, p->n_addrs, lock_ms(c), &d->fw,
+					&detail);
+	if (r < 0) {
+		if (detail)
+			snprintf(c->detail, sizeof(c->detail), "%s", detail);
 		return r;
+	}
 	d->changed = !a->remove && r > 0;
 	return 0;
 }
@@ -158,23 +164,53 @@ static int do_neigh(struct apply_ctx *c, const struct action *a, struct done *d)
 	return nlr_neigh_add(c->nl, c->f.ifindex, &a->addr, &in->mac, true);
 }
 
+/* nftables generation: a client vif is interface group 2 (what the base
+ * ruleset's antispoof and forward chains match), set in the same request
+ * that brings it up; offline puts it back in the default group. */
+#define CLIENT_GROUP 2
+
+static int set_link(struct apply_ctx *c, bool up, uint32_t group)
+{
+	if (c->f.fw == FW_NFTABLES)
+		return nlr_link_set_state(c->nl, c->f.ifindex, up, group);
+	return nlr_link_set_up(c->nl, c->f.ifindex, up);
+}
+
 static int do_link(struct apply_ctx *c, const struct action *a, struct done *d)
 {
+	bool nft = c->f.fw == FW_NFTABLES;
 	int r;
 
 	if (a->remove) {
 		if (c->f.ifindex == 0)
 			return 0;
-		r = nlr_link_set_up(c->nl, c->f.ifindex, false);
+		r = set_link(c, false, 0);
 		return missing_errno(r) ? 0 : r;
 	}
-	if (c->f.link_up)
+	if (c->f.link_up && (!nft || c->f.group == CLIENT_GROUP))
 		return 0;
-	r = nlr_link_set_up(c->nl, c->f.ifindex, true);
+	d->old_group = c->f.group;
+	d->was_up = c->f.link_up;
+	r = set_link(c, true, CLIENT_GROUP);
 	if (r < 0)
 		return r;
 	c->f.link_up = true;
+	c->f.group = CLIENT_GROUP;
 	d->changed = true;
+	return 0;
+}
+
+static int do_accel(struct apply_ctx *c)
+{
+	int r = fw_accel_recreate(c->fw);
+
+	if (r == -EOPNOTSUPP) {
+		log_debug("no flowtable support in this kernel: flow offload (table inet qubes-nat-accel) skipped");
+		return 0;
+	}
+	/* Only an acceleration: the vif works without it. */
+	if (r < 0)
+		log_warning_errno(r, "cannot recreate table inet qubes-nat-accel, ignoring");
 	return 0;
 }
 
@@ -287,6 +323,8 @@ static int do_action(struct apply_ctx *c, const struct action *a, struct done *d
 	case ACT_SKIP:
 		log_error("%s", a->note);
 		return 0;
+	case ACT_ACCEL:
+		return do_accel(c);
 	default:
 		return -EINVAL;
 	}
@@ -312,13 +350,20 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 	case ACT_SYSCTL:
 		return sysctl_if_write(a->family, in->ifname, a->key, d->old_value);
 	case ACT_ANTISPOOF: {
-		int r = ipt_antispoof_undo(a->family, in->ifname, &d->ops, lock_ms(c));
+		int r = fw_antispoof_undo(c->fw, a->family, in->ifname, d->fw, lock_ms(c));
 		return r < 0 ? r : 0;
 	}
 	case ACT_NEIGH:
 		return nlr_neigh_del(c->nl, c->f.ifindex, &a->addr);
-	case ACT_LINK:
-		return nlr_link_set_up(c->nl, c->f.ifindex, false);
+	case ACT_LINK: {
+		int r = set_link(c, d->was_up, d->old_group);
+
+		if (r == 0) {
+			c->f.link_up = d->was_up;
+			c->f.group = d->old_group;
+		}
+		return r;
+	}
 	case ACT_ROUTE:
 		return nlr_route_del(c->nl, c->f.ifindex, &a->addr, in->metric);
 	case ACT_ADDR:
@@ -402,7 +447,7 @@ int apply_plan(struct apply_ctx *c)
 		return log_error_errno(-ENOMEM, "out of memory");
 	r = run_plan(c, done);
 	for (unsigned i = 0; i < c->plan->n; i++)
-		antispoof_ops_done(&done[i].ops);
+		fw_done_free(done[i].fw);
 	free(done);
 	return r;
 }

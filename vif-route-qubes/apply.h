@@ -9,12 +9,14 @@
 #include "plan.h"
 #include "probe.h"
 
+struct fw;
 struct nlr;
 struct xsh;
 
 struct apply_ctx {
 	const struct plan *plan;
 	struct nlr *nl;
+	struct fw *fw;
 	struct xsh *xs;
 	const char *hooks_dir;
 	unsigned hook_timeout_ms; /* each hook's own bound */

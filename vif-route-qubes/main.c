@@ -15,6 +15,7 @@
 #include "config.h"
 #include "deadline.h"
 #include "flock.h"
+#include "fw_antispoof.h"
 #include "input.h"
 #include "log.h"
 #include "nft.h"
@@ -48,8 +49,10 @@ struct ctx {
 	struct vif_input in;
 	struct xsh *xs;
 	enum cfg_source config;
+	enum fw_backend firewall; /* as asked; then as probed */
 	struct cfg *cfg;
 	struct nlr *nl;
+	struct fw *fw;
 	int lock_fd;
 	struct plan plan;
 };
@@ -79,6 +82,8 @@ static void usage(FILE *f)
 		"      --hooks-dir DIR   network hooks directory (default %s)\n"
 		"      --config=SOURCE   where the domain's keys are: auto (QubesDB if its socket exists,\n"
 		"                        else xenstore), qubesdb or xenstore (default auto)\n"
+		"      --firewall=BACKEND  auto (nftables when table ip qubes has set 'allowed', as on\n"
+		"                        Qubes R4.2+; else iptables), nftables or iptables (default auto)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n",
 		DEFAULT_WAIT_MS / 1000.0, DEFAULT_TIMEOUT_MS / 1000.0, DEFAULT_HOOK_TIMEOUT_MS / 1000.0,
@@ -121,7 +126,7 @@ static int parse_assignment(struct ctx *c, const char *arg)
 /* 1: stop now with success (help/version); 0: go on; < 0: bad usage. */
 static int parse_argv(struct ctx *c, int argc, char **argv)
 {
-	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR, ARG_CONFIG };
+	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR, ARG_CONFIG, ARG_FIREWALL };
 	static const struct option options[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -132,6 +137,7 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 		{ "hook-timeout", required_argument, NULL, ARG_HOOK_TIMEOUT },
 		{ "hooks-dir", required_argument, NULL, ARG_HOOKS_DIR },
 		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "firewall", required_argument, NULL, ARG_FIREWALL },
 		{},
 	};
 	int opt, r;
@@ -175,6 +181,11 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 			if (cfg_source_from_string(optarg, &c->config) < 0)
 				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
 						       "--config needs auto, qubesdb or xenstore, not '%.16s'", optarg);
+			break;
+		case ARG_FIREWALL:
+			if (fw_backend_parse(optarg, &c->firewall) < 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+						       "--firewall needs auto, nftables or iptables, not '%.16s'", optarg);
 			break;
 		case ':':
 			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "option '%.32s' needs a value (see --help)",
@@ -363,6 +374,11 @@ static void set_log_prefix(const struct ctx *c)
 	log_set_prefix(prefix);
 }
 
+static const char *backend_text(const struct ctx *c)
+{
+	return c->firewall == FW_NFTABLES ? "nftables sets" : "x_tables raw tables";
+}
+
 /* The one line a successful online or offline leaves in syslog. */
 static void note_done(const struct ctx *c)
 {
@@ -377,11 +393,11 @@ static void note_done(const struct ctx *c)
 					ip_addr_to_string(&p->addrs[i], a));
 	}
 	if (c->in.cmd == VIF_CMD_ONLINE)
-		log_note("%s connected for %s (anti-spoofing: x_tables raw tables)", c->in.ifname,
-			 p->n_addrs ? addrs : "no address: all its traffic dropped");
+		log_note("%s connected for %s (anti-spoofing: %s)", c->in.ifname,
+			 p->n_addrs ? addrs : "no address: all its traffic dropped", backend_text(c));
 	else
-		log_note("%s removed, addresses %s (anti-spoofing: x_tables raw tables)", c->in.ifname,
-			 p->n_addrs ? addrs : "none");
+		log_note("%s removed, addresses %s (anti-spoofing: %s)", c->in.ifname, p->n_addrs ? addrs : "none",
+			 backend_text(c));
 }
 
 static int run(struct ctx *c, int argc, char **argv)
@@ -410,6 +426,13 @@ static int run(struct ctx *c, int argc, char **argv)
 	r = nlr_open(&c->nl);
 	if (r < 0)
 		return log_error_errno(r, "cannot open a netlink socket");
+	r = fw_probe(c->firewall, &c->firewall);
+	if (r < 0)
+		return log_error_errno(r, "cannot tell which firewall generation this netvm runs (nftables query failed)");
+	r = fw_open(c->firewall, &c->fw);
+	if (r < 0)
+		return log_error_errno(r, "cannot open the %s firewall", fw_backend_name(c->firewall));
+	ac.fw = c->fw;
 	ac.nl = c->nl;
 	ac.xs = c->xs;
 	ac.hooks_dir = c->hooks_dir;
@@ -440,9 +463,10 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (r < 0 && r != -ENODEV)
 		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
 
+	ac.f.fw = fw_backend_of(c->fw);
 	if (c->in.cmd == VIF_CMD_OFFLINE) {
 		/* The rules, not xenstore, say which addresses were the client's. */
-		r = probe_claimed(c->in.ifname, &ac.f);
+		r = probe_claimed(c->fw, c->in.ifname, &ac.f);
 		if (r < 0)
 			log_warning_errno(r, "cannot read the anti-spoofing rules of %s, ignoring", c->in.ifname);
 	}
@@ -454,13 +478,15 @@ static int run(struct ctx *c, int argc, char **argv)
 
 	/* status changes nothing anyway: -n does not turn it into a plan. */
 	if (c->dry_run && c->in.cmd != VIF_CMD_STATUS) {
-		printf("vif-route-qubes %s %s: domain keys from %s; would do, in order:\n",
-		       vif_cmd_to_string(c->in.cmd), c->in.ifname, c->cfg ? cfg_describe(c->cfg) : "nowhere");
+		printf("vif-route-qubes %s %s: domain keys from %s, firewall %s; would do, in order:\n",
+		       vif_cmd_to_string(c->in.cmd), c->in.ifname, c->cfg ? cfg_describe(c->cfg) : "nowhere",
+		       fw_backend_name(c->firewall));
 		apply_print_dry_run(&c->plan);
 		return 0;
 	}
 
-	warn_if_nftables();
+	if (c->firewall == FW_IPTABLES)
+		warn_if_nftables();
 
 	if (c->in.cmd == VIF_CMD_STATUS) {
 		r = status_report(&ac);
@@ -532,6 +558,7 @@ int main(int argc, char **argv)
 	status = report_result(&c, r);
 
 	nlr_free(c.nl);
+	fw_close(c.fw);
 	cfg_close(c.cfg);
 	xsh_close(c.xs);
 	if (c.lock_fd >= 0)

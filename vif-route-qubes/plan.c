@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "antispoof.h"
+#include "fw_antispoof.h"
 #include "plan.h"
 #include "util.h"
 
@@ -55,12 +55,7 @@ static void push_addr_action(struct plan *p, enum action_type t, const struct ip
 
 static void push_antispoof(struct plan *p, int family, bool remove)
 {
-	struct ipt_drop_rule *rules = family == AF_INET ? p->rules4 : p->rules6;
-	struct action *a = push(p, ACT_ANTISPOOF, remove);
-
-	a->family = family;
-	a->rules = rules;
-	a->n_rules = antispoof_wanted(family, p->in->ifname, p->addrs, p->n_addrs, rules);
+	push(p, ACT_ANTISPOOF, remove)->family = family;
 }
 
 static void push_hook(struct plan *p, const struct ip_addr *addr, bool remove)
@@ -102,6 +97,8 @@ static bool gateway6_applies(const struct plan *p)
 static void build_online(struct plan *p)
 {
 	const struct vif_input *in = p->in;
+	int fam[2];
+	unsigned n_fam = fw_antispoof_families(p->facts->fw, p->facts->ipv6_kernel, fam);
 
 	if (in->rename)
 		push(p, ACT_RENAME, false);
@@ -118,9 +115,8 @@ static void build_online(struct plan *p)
 	}
 
 	/* Also with no address at all: then nothing the client sends may pass. */
-	push_antispoof(p, AF_INET, false);
-	if (p->facts->ipv6_kernel)
-		push_antispoof(p, AF_INET6, false);
+	for (unsigned i = 0; i < n_fam; i++)
+		push_antispoof(p, fam[i], false);
 
 	if (p->n_addrs > 0) {
 		push(p, ACT_CT_PURGE, false);
@@ -151,6 +147,9 @@ static void build_online(struct plan *p)
 		}
 	}
 
+	if (p->facts->fw == FW_NFTABLES)
+		push(p, ACT_ACCEL, false);
+
 	push(p, ACT_XS_STATUS, false);
 }
 
@@ -164,6 +163,8 @@ static void build_online(struct plan *p)
 static void build_offline(struct plan *p)
 {
 	const struct vif_input *in = p->in;
+	int fam[2];
+	unsigned n_fam = fw_antispoof_families(p->facts->fw, p->facts->ipv6_kernel, fam);
 
 	/* Hooks and routes go first, while the gateway address is still in
 	 * place (as the scripts did); dropping the last IPv4 address would
@@ -186,9 +187,8 @@ static void build_offline(struct plan *p)
 
 	for (unsigned i = p->n_addrs; i-- > 0;)
 		push_addr_action(p, ACT_NEIGH, &p->addrs[i], true);
-	if (p->facts->ipv6_kernel)
-		push_antispoof(p, AF_INET6, true);
-	push_antispoof(p, AF_INET, true);
+	for (unsigned i = n_fam; i-- > 0;)
+		push_antispoof(p, fam[i], true);
 	push_sysctl(p, AF_INET, "proxy_arp", "0", true);
 }
 
@@ -234,28 +234,12 @@ static const char *const type_names[_ACT_MAX] = {
 	[ACT_ADDR] = "gateway address",
 	[ACT_XS_STATUS] = "hotplug-status",
 	[ACT_SKIP] = "skipped",
+	[ACT_ACCEL] = "flowtable",
 };
 
 const char *action_type_name(enum action_type t)
 {
 	return t < _ACT_MAX ? type_names[t] : "?";
-}
-
-static void describe_rules(const struct action *a, char *buf, size_t len)
-{
-	size_t off;
-
-	off = (size_t)snprintf(buf, len, "%s raw PREROUTING (%s):",
-			       a->remove ? "delete every rule of the vif, and the shared '! -i vif+' ones no other vif "
-					   "claims, from"
-					 : "insert at top of",
-			       a->family == AF_INET ? "iptables" : "ip6tables");
-	for (unsigned i = 0; i < a->n_rules && off < len; i++) {
-		char rule[160];
-
-		off += (size_t)snprintf(buf + off, len - off, "%s [%s]", i ? "," : "",
-					ipt_drop_rule_to_string(&a->rules[i], rule, sizeof(rule)));
-	}
 }
 
 const char *action_describe(const struct plan *p, const struct action *a, char *buf, size_t len)
@@ -276,7 +260,7 @@ const char *action_describe(const struct plan *p, const struct action *a, char *
 			 a->value);
 		break;
 	case ACT_ANTISPOOF:
-		describe_rules(a, buf, len);
+		fw_antispoof_describe(p->facts->fw, a->family, a->remove, ifn, p->addrs, p->n_addrs, buf, len);
 		break;
 	case ACT_CT_PURGE: {
 		size_t off = (size_t)snprintf(buf, len, "purge conntrack entries from or to");
@@ -294,7 +278,15 @@ const char *action_describe(const struct plan *p, const struct action *a, char *
 				 mac_to_string(&in->mac, mac), ifn);
 		break;
 	case ACT_LINK:
-		snprintf(buf, len, "set link %s %s", ifn, a->up ? "up" : "down");
+		if (p->facts->fw == FW_NFTABLES)
+			snprintf(buf, len, "set link %s group %s %s", ifn, a->up ? "2" : "default", a->up ? "up" : "down");
+		else
+			snprintf(buf, len, "set link %s %s", ifn, a->up ? "up" : "down");
+		break;
+	case ACT_ACCEL:
+		snprintf(buf, len,
+			 "recreate table inet qubes-nat-accel: flowtable qubes-accel over every interface but lo, "
+			 "tcp/udp flows from group 2 to group 1 offloaded");
 		break;
 	case ACT_ROUTE:
 		snprintf(buf, len, "%s route %s dev %s%s metric %u", a->remove ? "delete" : "add", addr, ifn,

@@ -8,12 +8,11 @@
 
 #include "input.h"
 #include "probe.h"
-#include "ipt.h"
 
 enum action_type {
 	ACT_RENAME,    /* rename vif -> ifname, unless ifname exists already */
 	ACT_SYSCTL,    /* net.ipv{4,6}.conf.IF.KEY = VALUE */
-	ACT_ANTISPOOF, /* the vif's anti-spoofing rules of one family, one commit */
+	ACT_ANTISPOOF, /* the vif's anti-spoofing (fw_antispoof.h): family, or AF_UNSPEC for all */
 	ACT_CT_PURGE,  /* conntrack entries from/to any client address */
 	ACT_NEIGH,     /* permanent neighbour addr -> client MAC */
 	ACT_LINK,      /* link up / down */
@@ -22,10 +21,10 @@ enum action_type {
 	ACT_ADDR,      /* gateway address /32 or /128 */
 	ACT_XS_STATUS, /* hotplug-status = connected */
 	ACT_SKIP,      /* a piece SPEC says to skip with an error logged */
+	ACT_ACCEL,     /* nftables: recreate the flowtable table inet qubes-nat-accel */
 	_ACT_MAX,
 };
 
-#define PLAN_MAX_RULES (2 * VIF_MAX_ADDRS + 1)
 #define PLAN_MAX_ADDRS (2 * VIF_MAX_ADDRS)
 #define PLAN_MAX_ACTIONS 256
 #define PLAN_NOTE_MAX 128
@@ -39,8 +38,6 @@ struct action {
 	const char *key;   /* ACT_SYSCTL */
 	const char *value; /* ACT_SYSCTL */
 	bool up;           /* ACT_LINK */
-	const struct ipt_drop_rule *rules; /* ACT_ANTISPOOF: those it adds or takes, in plan storage */
-	unsigned n_rules;
 	char note[PLAN_NOTE_MAX]; /* ACT_SKIP */
 };
 
@@ -54,8 +51,6 @@ struct plan {
 	struct ip_addr addrs[PLAN_MAX_ADDRS];
 	unsigned n;
 	struct action actions[PLAN_MAX_ACTIONS];
-	struct ipt_drop_rule rules4[PLAN_MAX_RULES];
-	struct ipt_drop_rule rules6[PLAN_MAX_RULES];
 };
 
 /* cmd: VIF_CMD_ONLINE (also what `status` checks) or VIF_CMD_OFFLINE.

@@ -1,6 +1,6 @@
 #include <errno.h>
 
-#include "antispoof_ipt.h"
+#include "fw_antispoof.h"
 #include "deadline.h"
 #include "nl.h"
 #include "probe.h"
@@ -29,6 +29,7 @@ static int find_link(struct nlr *nl, const struct vif_input *in, uint64_t deadli
 		if (r == 0) {
 			f->ifindex = l.ifindex;
 			f->link_up = l.up;
+			f->group = l.group;
 			return 0;
 		}
 		if (r != -ENODEV)
@@ -55,23 +56,8 @@ int probe_vif(struct nlr *nl, const struct vif_input *in, uint64_t deadline, str
 	return r;
 }
 
-int probe_claimed(const char *ifname, struct vif_facts *f)
+int probe_claimed(struct fw *fw, const char *ifname, struct vif_facts *f)
 {
-	static const int families[] = { AF_INET, AF_INET6 };
-
 	f->n_claimed = 0;
-	for (size_t i = 0; i < 2; i++) {
-		_cleanup_free_ struct ipt_rule_view *rules = NULL;
-		size_t n = 0;
-		int r;
-
-		if (families[i] == AF_INET6 && !f->ipv6_kernel)
-			continue;
-		r = ipt_antispoof_rules(families[i], &rules, &n);
-		if (r < 0)
-			return r;
-		f->n_claimed += antispoof_claimed(rules, n, ifname, f->claimed + f->n_claimed,
-						  VIF_MAX_ADDRS - f->n_claimed);
-	}
-	return 0;
+	return fw_antispoof_claimed(fw, ifname, f->ipv6_kernel, f->claimed, VIF_MAX_ADDRS, &f->n_claimed);
 }

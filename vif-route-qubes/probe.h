@@ -7,16 +7,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fw.h"
 #include "input.h"
 
+struct fw;
 struct nlr;
 
 struct vif_facts {
 	int ifindex;        /* 0: the interface does not exist */
 	bool link_up;
+	uint32_t group;     /* interface group (nftables generation: 2 for a client vif) */
 	bool found_as_vif;  /* found under $vif, not (yet) renamed to vifname */
 	bool ipv6_kernel;   /* the kernel has IPv6 at all */
 	bool ipv6_disabled; /* IPv6 is off on the interface (or it does not exist) */
+	enum fw_backend fw; /* the firewall generation of this namespace */
 	/* offline: the client addresses the anti-spoofing rules keyed by the
 	 * interface name claim, whatever xenstore still says. */
 	struct ip_addr claimed[VIF_MAX_ADDRS];
@@ -31,5 +35,5 @@ struct vif_facts {
  * renames with the alias $vif). */
 int probe_vif(struct nlr *nl, const struct vif_input *in, uint64_t deadline, struct vif_facts *ret);
 
-/* Fills f->claimed from the raw tables (a snapshot, both families). */
-int probe_claimed(const char *ifname, struct vif_facts *f);
+/* Fills f->claimed from the firewall's state (a snapshot, both families). */
+int probe_claimed(struct fw *fw, const char *ifname, struct vif_facts *f);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "antispoof_ipt.h"
+#include "fw_antispoof.h"
 #include "log.h"
 #include "nl.h"
 #include "status.h"
@@ -52,56 +52,18 @@ static const char *ifname_of(int ifindex, char buf[static IF_NAMESIZE])
 	return buf;
 }
 
-static int check_rules(struct apply_ctx *c, const struct action *a, struct tally *t)
+static int check_antispoof(struct apply_ctx *c, const struct action *a, struct tally *t)
 {
 	const struct plan *p = c->plan;
-	const char *ifn = p->in->ifname;
-	const char *cmd = a->family == AF_INET ? "iptables" : "ip6tables";
-	_cleanup_free_ struct ipt_rule_view *rules = NULL;
-	struct antispoof_report rep;
-	bool shown[8] = {};
-	size_t n = 0;
+	struct fw_report rep;
 	int r;
 
-	r = ipt_antispoof_rules(a->family, &rules, &n);
+	r = fw_antispoof_check(c->fw, a->family, p->in->ifname, p->addrs, p->n_addrs, &rep);
 	if (r < 0)
 		return r;
-	r = antispoof_check(rules, n, a->family, ifn, p->addrs, p->n_addrs, &rep);
-	if (r < 0)
-		return r;
-	for (unsigned i = 0; i < rep.n; i++) {
-		const struct antispoof_item *it = &rep.item[i];
-		char rule[160], name[200];
-
-		snprintf(name, sizeof(name), "%s raw PREROUTING %s", cmd,
-			 ipt_drop_rule_to_string(&it->rule, rule, sizeof(rule)));
-		if (it->present && it->defeated_by >= 0) {
-			char is[64];
-
-			snprintf(is, sizeof(is), "below rule %ld that may accept its traffic", it->defeated_by + 1);
-			item(t, "rule", name, "above it", is, false);
-		} else
-			item(t, "rule", name, "", NULL, !it->present);
-	}
-	/* What defeats them, each once. */
-	for (unsigned i = 0; i < rep.n; i++) {
-		long d = rep.item[i].defeated_by;
-		char text[160];
-
-		if (d < 0 || (d < 8 && shown[d]))
-			continue;
-		if (d < 8)
-			shown[d] = true;
-		line(t, "defeats", "rule", "%s raw PREROUTING rule %ld: %s -- above %s's anti-spoofing rules", cmd,
-		     d + 1, ipt_rule_view_to_string(&rules[d], text, sizeof(text)), ifn);
-	}
-	for (size_t i = 0; i < rep.n_stale; i++) {
-		char text[160];
-
-		line(t, "stale", "rule", "%s raw PREROUTING %s -- for an address %s's client does not have", cmd,
-		     ipt_rule_view_to_string(&rules[rep.stale[i]], text, sizeof(text)), ifn);
-	}
-	antispoof_report_done(&rep);
+	for (size_t i = 0; i < rep.n; i++)
+		line(t, rep.line[i].word, rep.line[i].what, "%s", rep.line[i].text);
+	fw_report_done(&rep);
 	return 0;
 }
 
@@ -131,7 +93,7 @@ static int check_action(struct apply_ctx *c, const struct action *a, struct tall
 		return 0;
 	}
 	case ACT_ANTISPOOF:
-		return check_rules(c, a, t);
+		return check_antispoof(c, a, t);
 	case ACT_NEIGH: {
 		struct mac_addr cur;
 		bool perm = false;
@@ -152,6 +114,13 @@ static int check_action(struct apply_ctx *c, const struct action *a, struct tall
 	}
 	case ACT_LINK:
 		item(t, "link", ifn, "up", f->ifindex && !f->link_up ? "down" : NULL, f->ifindex == 0);
+		if (f->fw == FW_NFTABLES) {
+			char group[16];
+
+			snprintf(name, sizeof(name), "%s group", ifn);
+			snprintf(group, sizeof(group), "%u", f->group);
+			item(t, "link", name, "2", f->ifindex && f->group != 2 ? group : NULL, f->ifindex == 0);
+		}
 		break;
 	case ACT_ROUTE: {
 		int oif = 0;

@@ -3,12 +3,30 @@
 #include <check.h>
 #include <stdio.h>
 
+#include "antispoof.h"
 #include "input.h"
 #include "log.h"
 #include "plan.h"
 #include "testlib.h"
 
 /* A compact rendering of a plan, one token per action, "-" for removals. */
+/* The x_tables rules an anti-spoofing action stands for (the plan says
+ * what; antispoof.h says which rules that is). */
+static const struct ipt_drop_rule *rules_of(const struct plan *p, const struct action *a)
+{
+	static struct ipt_drop_rule rules[ANTISPOOF_MAX_WANTED];
+
+	antispoof_wanted(a->family, p->in->ifname, p->addrs, p->n_addrs, rules);
+	return rules;
+}
+
+static unsigned n_rules(const struct plan *p, const struct action *a)
+{
+	struct ipt_drop_rule rules[ANTISPOOF_MAX_WANTED];
+
+	return antispoof_wanted(a->family, p->in->ifname, p->addrs, p->n_addrs, rules);
+}
+
 static char *render(const struct plan *p, bool with_sysctls)
 {
 	static char out[8192];
@@ -31,7 +49,7 @@ static char *render(const struct plan *p, bool with_sysctls)
 			snprintf(tok, sizeof(tok), "sysctl%c:%s=%s", a->family == AF_INET ? '4' : '6', a->key, a->value);
 			break;
 		case ACT_ANTISPOOF:
-			snprintf(tok, sizeof(tok), "rules%c:%u", a->family == AF_INET ? '4' : '6', a->n_rules);
+			snprintf(tok, sizeof(tok), "rules%c:%u", a->family == AF_INET ? '4' : '6', n_rules(p, a));
 			break;
 		case ACT_CT_PURGE:
 			snprintf(tok, sizeof(tok), "ct");
@@ -151,9 +169,9 @@ START_TEST(test_online_empty_ip)
 	for (int i = 0; i < 2; i++) {
 		a = &plan.actions[i];
 		ck_assert_int_eq(a->family, i == 0 ? AF_INET : AF_INET6);
-		ck_assert_str_eq(a->rules[0].iface, "vif3.0");
-		ck_assert(!a->rules[0].iface_inv);
-		ck_assert(!a->rules[0].has_src);
+		ck_assert_str_eq(rules_of(&plan, a)[0].iface, "vif3.0");
+		ck_assert(!rules_of(&plan, a)[0].iface_inv);
+		ck_assert(!rules_of(&plan, a)[0].has_src);
 	}
 	ck_assert_str_eq(offline(&in), "-hook -addr:10.137.0.1 -down -rules6:1 -rules4:1 -sysctl4:proxy_arp=0");
 }
@@ -231,9 +249,9 @@ START_TEST(test_online_v6_only_client)
 				      "route:fd09::5 hook:fd09::5 addr:10.137.0.1 status");
 	/* No IPv4 address: nothing IPv4 gets in from this vif at all. */
 	rules4 = &plan.actions[first_index(&plan, ACT_ANTISPOOF)];
-	ck_assert(!rules4->rules[0].has_src);
-	ck_assert(!rules4->rules[0].iface_inv);
-	ck_assert_str_eq(rules4->rules[0].iface, "vif3.0");
+	ck_assert(!rules_of(&plan, rules4)[0].has_src);
+	ck_assert(!rules_of(&plan, rules4)[0].iface_inv);
+	ck_assert_str_eq(rules_of(&plan, rules4)[0].iface, "vif3.0");
 }
 END_TEST
 
@@ -278,17 +296,17 @@ START_TEST(test_rules_content)
 	a = &plan.actions[first_index(&plan, ACT_ANTISPOOF)];
 	ck_assert_int_eq(a->type, ACT_ANTISPOOF);
 	ck_assert_int_eq(a->family, AF_INET);
-	ck_assert_uint_eq(a->n_rules, 2);
+	ck_assert_uint_eq(n_rules(&plan, a), 2);
 	/* -i vif3.0 ! -s 10.137.0.5 -j DROP */
-	ck_assert_str_eq(a->rules[0].iface, "vif3.0");
-	ck_assert(!a->rules[0].iface_inv && a->rules[0].has_src && a->rules[0].src_inv);
-	ck_assert(ip_addr_equal(&a->rules[0].src, &in.addrs[0]));
+	ck_assert_str_eq(rules_of(&plan, a)[0].iface, "vif3.0");
+	ck_assert(!rules_of(&plan, a)[0].iface_inv && rules_of(&plan, a)[0].has_src && rules_of(&plan, a)[0].src_inv);
+	ck_assert(ip_addr_equal(&rules_of(&plan, a)[0].src, &in.addrs[0]));
 	/* ! -i vif+ -s 10.137.0.5 -j DROP */
-	ck_assert_str_eq(a->rules[1].iface, "vif+");
-	ck_assert(a->rules[1].iface_inv && a->rules[1].has_src && !a->rules[1].src_inv);
+	ck_assert_str_eq(rules_of(&plan, a)[1].iface, "vif+");
+	ck_assert(rules_of(&plan, a)[1].iface_inv && rules_of(&plan, a)[1].has_src && !rules_of(&plan, a)[1].src_inv);
 	a = &plan.actions[last_index(&plan, ACT_ANTISPOOF)];
 	ck_assert_int_eq(a->family, AF_INET6);
-	ck_assert(ip_addr_equal(&a->rules[0].src, &in.addrs[1]));
+	ck_assert(ip_addr_equal(&rules_of(&plan, a)[0].src, &in.addrs[1]));
 }
 END_TEST
 
