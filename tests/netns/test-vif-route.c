@@ -875,11 +875,15 @@ START_TEST(test_dry_run)
 		assert_contains(out, "downstream");
 		assert_contains(out, "group 2");
 		ck_assert_msg(!strstr(out, "PREROUTING"), "x_tables rules in the nftables generation:\n%s", out);
+		/* Anti-spoofing before the link comes up. */
+		ck_assert_msg(strstr(out, "\"vif3.0\" . 10.137.0.5") < strstr(out, "group 2"), "link up first:\n%s", out);
 	} else {
 		assert_contains(out, "insert at top of raw PREROUTING (iptables): [-i vif3.0 ! -s 10.137.0.5 -j DROP], "
 				     "[! -i vif+ -s 10.137.0.5 -j DROP]");
 		assert_contains(out, "set link vif3.0 up");
 		ck_assert_msg(!strstr(out, "group 2"), "group 2 in the x_tables generation:\n%s", out);
+		ck_assert_msg(strstr(out, "PREROUTING (iptables)") < strstr(out, "set link vif3.0 up"), "link up first:\n%s",
+			      out);
 	}
 	after = vifenv_state(true);
 	vifenv_assert_same(before, after, "dry run");
