@@ -1,6 +1,7 @@
 /* vif-route-qubes end to end in a private netns: the real binary, invoked as
  * libxl invokes it, against the test xenstored and a veth standing in for
- * the vif; results read back with iproute2 and iptables-legacy-save. */
+ * the vif; results read back with iproute2, iptables-legacy-save and nft.
+ * Run in both firewall generations (x_tables, nftables). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

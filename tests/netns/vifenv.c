@@ -202,11 +202,6 @@ char *vifenv_state(bool with_sysctls)
 	return prev;
 }
 
-char *vifenv_raw_rules(bool ipv6)
-{
-	return tl_sh("%s-legacy-save -t raw | grep '^-A' || true", ipv6 ? "ip6tables" : "iptables");
-}
-
 void vifenv_assert_same(const char *before, const char *after, const char *what)
 {
 	if (!streq(before, after)) {

@@ -53,9 +53,6 @@ int vifenv_run_dom(unsigned domid, const char *args, char **ret_err);
  * (kernel side effects, not configuration). */
 char *vifenv_state(bool with_sysctls);
 
-/* Lines of `iptables-legacy-save -t raw` (ipv6: ip6tables) starting "-A". */
-char *vifenv_raw_rules(bool ipv6);
-
 /* --- anti-spoofing, whichever backend the fixture runs ------------------- */
 
 /* This fixture's backend's anti-spoofing state, one item a line:
