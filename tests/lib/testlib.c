@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <xenstore.h>
 
+#include "nftq.h"
 #include "testlib.h"
 
 static char lockfile[64];
@@ -463,4 +464,65 @@ char *tl_syslog_read(int fd)
 	}
 	fclose(f);
 	return out;
+}
+
+void tl_write_file(const char *path, const char *content)
+{
+	FILE *f = fopen(path, "we");
+
+	ck_assert_msg(f, "fopen %s: %m", path);
+	ck_assert_int_ge(fputs(content, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+char *tl_slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	ck_assert_msg(f, "fopen %s: %m", path);
+	if (getdelim(&buf, &len, 0, f) < 0) {
+		free(buf);
+		buf = strdup("");
+		ck_assert_ptr_nonnull(buf);
+	}
+	fclose(f);
+	return buf;
+}
+
+int tl_count(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = haystack; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+char *tl_fw_dump(enum fw_backend b)
+{
+	if (b == FW_NFTABLES)
+		return tl_sh("nft -a list ruleset");
+	ck_assert_int_eq(b, FW_IPTABLES);
+	return tl_sh("iptables-legacy-save -c | grep -v '^#' || true");
+}
+
+void tl_nft_base_load(void)
+{
+	free(tl_sh("nft -f '%s/tests/nft/qubes-base.nft'", tl_prog("MESON_SOURCE_DIR")));
+}
+
+uint32_t tl_nft_genid(void)
+{
+	struct nftq *q = NULL;
+	uint32_t id = 0;
+	int r;
+
+	r = nftq_open(&q);
+	ck_assert_msg(r >= 0, "nftq_open: %s", strerror(-r));
+	r = nftq_genid(q, &id);
+	nftq_close(q);
+	ck_assert_msg(r >= 0, "GETGEN: %s", strerror(-r));
+	return id;
 }

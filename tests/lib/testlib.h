@@ -7,8 +7,10 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "fw.h"
 #include "util.h"
 
 /* Checked fixture: fresh netns with lo up, /sys remounted for it, and a
@@ -69,6 +71,25 @@ int tl_syslog_capture(void);
 /* The messages received so far ("<PRI>date ident[pid]: text"), one per
  * line; malloc'd. */
 char *tl_syslog_read(int fd);
+
+/* Small file and text helpers; each fails the test on error. */
+void tl_write_file(const char *path, const char *content);
+char *tl_slurp(const char *path); /* malloc'd; "" for an empty file */
+/* Occurrences of needle in haystack (overlapping ones too). */
+int tl_count(const char *haystack, const char *needle);
+
+/* The whole firewall state of the namespace for backend b (FW_IPTABLES or
+ * FW_NFTABLES), as text to compare byte for byte: iptables-legacy-save -c
+ * of every table (counters included, the dated comments left out), or
+ * nft -a list ruleset (handles included: a replaced chain or rule shows). */
+char *tl_fw_dump(enum fw_backend b);
+/* Loads the project's R4.2+-style base ruleset
+ * ($MESON_SOURCE_DIR/tests/nft/qubes-base.nft) into this namespace, as a
+ * Qubes network VM does at boot. */
+void tl_nft_base_load(void);
+/* The namespace's nf_tables generation id (NFT_MSG_GETGEN): it moves with
+ * every committed batch, and only then. */
+uint32_t tl_nft_genid(void);
 
 /* Path of a built program, from the environment variable named var (set by
  * meson's test env). Aborts the test when unset. */

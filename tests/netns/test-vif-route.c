@@ -1,6 +1,7 @@
 /* vif-route-qubes end to end in a private netns: the real binary, invoked as
  * libxl invokes it, against the test xenstored and a veth standing in for
- * the vif; results read back with iproute2 and iptables-legacy-save. */
+ * the vif; results read back with iproute2, iptables-legacy-save and nft.
+ * Run in both firewall generations (x_tables, nftables). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,9 @@ START_TEST(test_online_v4)
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 0);
 	ck_assert_str_eq(err, "");
 
-	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
-	assert_sh("ip6tables-legacy-save -t raw | grep ^-A", "-A PREROUTING -i vif3.0 -j DROP\n");
+	/* x_tables: the two rules, and -i vif3.0 -j DROP for IPv6; nftables:
+	 * the two elements, none for IPv6, the link in group 2. */
+	vifenv_expect_protected("vif3.0", "10.137.0.5");
 	assert_sh("ip -4 route show dev vif3.0", "10.137.0.5 scope link metric 32749 linkdown \n");
 	assert_sh("ip -4 -o addr show dev vif3.0 | awk '{print $4, $5, $6}'", "10.137.0.1/32 scope global\n");
 	assert_sh("ip neigh show dev vif3.0", "10.137.0.5 lladdr 00:16:3e:5e:6c:00 PERMANENT \n");
@@ -89,10 +91,7 @@ START_TEST(test_online_dual_stack)
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 
-	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
-	assert_sh("ip6tables-legacy-save -t raw | grep ^-A",
-		  "-A PREROUTING ! -s fd09:24ef:4179::a89:5/128 -i vif3.0 -j DROP\n"
-		  "-A PREROUTING -s fd09:24ef:4179::a89:5/128 ! -i vif+ -j DROP\n");
+	vifenv_expect_protected("vif3.0", "10.137.0.5 fd09:24ef:4179::a89:5");
 	assert_sh("ip -6 route show dev vif3.0 | grep -v ^fe80 | grep -v 'proto kernel'",
 		  "fd09:24ef:4179::a89:5 metric 32749 linkdown pref medium\n");
 	assert_sh("ip -6 -o addr show dev vif3.0 scope global | awk '{print $4}'", "fd09:24ef:4179::a89:1/128\n");
@@ -124,9 +123,9 @@ START_TEST(test_online_ipv6_disabled)
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 0);
 	assert_contains(err, "cannot set IPv6 route to fd09::5: IPv6 is disabled on vif3.0");
-	/* The rules still protect the vif; v6 routes, neighbours and gateway do not exist. */
-	assert_sh("ip6tables-legacy-save -t raw | grep ^-A",
-		  "-A PREROUTING ! -s fd09::5/128 -i vif3.0 -j DROP\n-A PREROUTING -s fd09::5/128 ! -i vif+ -j DROP\n");
+	/* The rules (elements) still protect the vif; v6 routes, neighbours
+	 * and gateway do not exist. */
+	vifenv_expect_protected("vif3.0", "10.137.0.5 fd09::5");
 	assert_sh("ip -6 route show dev vif3.0", "");
 	assert_sh("ip -4 route show dev vif3.0", "10.137.0.5 scope link metric 32749 linkdown \n");
 	assert_xs(XB "/hotplug-status", "connected");
@@ -140,9 +139,9 @@ START_TEST(test_online_empty_ip)
 	tl_xs_write(XB "/ip", "");
 	before = vifenv_state(true);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
-	/* No address: nothing it sends may pass, in either family. */
-	assert_sh("iptables-legacy-save -t raw | grep ^-A", "-A PREROUTING -i vif3.0 -j DROP\n");
-	assert_sh("ip6tables-legacy-save -t raw | grep ^-A", "-A PREROUTING -i vif3.0 -j DROP\n");
+	/* No address: nothing it sends may pass, in either family (x_tables
+	 * -i vif3.0 -j DROP in both; nftables no element, group 2 alone). */
+	vifenv_expect_protected("vif3.0", "");
 	assert_sh("ip -4 route show dev vif3.0; ip -4 addr show dev vif3.0", "");
 	assert_sh("ip -o link show vif3.0 | grep -c ',UP'", "1\n");
 	assert_xs(XB "/hotplug-status", "connected");
@@ -171,13 +170,13 @@ END_TEST
 
 START_TEST(test_offline_interface_gone)
 {
-	_cleanup_free_ char *before = NULL, *after = NULL;
+	_cleanup_free_ char *after = NULL;
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	free(sh("ip link del vif3.0"));
-	before = vifenv_raw_rules(false);
-	ck_assert_str_eq(before, RULES4_VIF3);
+	/* The rules (elements) outlive the interface... */
+	vifenv_expect_protected("vif3.0", "10.137.0.5 fd09::5");
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
 	after = vifenv_state(true);
 	ck_assert_msg(!strstr(after, "vif3.0"), "vif3.0 is still mentioned:\n%s", after);
@@ -245,30 +244,39 @@ START_TEST(test_hooks)
 END_TEST
 
 /* A VM restarted under a new domid has a new vif for the same address
- * before the old vif's offline runs: the shared "! -i vif+ -s A" rule must
- * stay while any vif claims A, and go with the last. */
+ * before the old vif's offline runs: what keeps A from coming in through
+ * any other interface (x_tables the shared "! -i vif+ -s A" rule, nftables
+ * A in `downstream`) must stay while any vif claims A, and go with the
+ * last. */
 START_TEST(test_shared_rule_survives_other_offline)
 {
-	const char *twin = "-A PREROUTING -s 10.137.0.5/32 ! -i vif+ -j DROP\n";
-	char *r;
+	_cleanup_free_ char *both = NULL, *group = NULL;
+	const char *want;
 
 	vifenv_add_vif(5, "10.137.0.5", "00:16:3e:5e:6c:05");
 	ck_assert_int_eq(vifenv_run_dom(3, ONLINE, NULL), 0);
 	ck_assert_int_eq(vifenv_run_dom(5, ONLINE, NULL), 0);
-	assert_sh("iptables-legacy-save -t raw | grep ^-A",
-		  "-A PREROUTING ! -s 10.137.0.5/32 -i vif5.0 -j DROP\n"
-		  "-A PREROUTING ! -s 10.137.0.5/32 -i vif3.0 -j DROP\n"
-		  "-A PREROUTING -s 10.137.0.5/32 ! -i vif+ -j DROP\n");
-	/* The old vif's offline comes late. */
+	if (vifenv_nft())
+		want = "ip qubes allowed \"vif3.0\" . 10.137.0.5\n"
+		       "ip qubes allowed \"vif5.0\" . 10.137.0.5\n"
+		       "ip qubes downstream 10.137.0.5\n";
+	else
+		want = "iptables -A PREROUTING ! -s 10.137.0.5/32 -i vif5.0 -j DROP\n"
+		       "iptables -A PREROUTING ! -s 10.137.0.5/32 -i vif3.0 -j DROP\n"
+		       "iptables -A PREROUTING -s 10.137.0.5/32 ! -i vif+ -j DROP\n"
+		       "ip6tables -A PREROUTING -i vif5.0 -j DROP\n"
+		       "ip6tables -A PREROUTING -i vif3.0 -j DROP\n";
+	both = vifenv_antispoof_lines();
+	ck_assert_msg(streq(both, want), "two vifs for 10.137.0.5:\n--- got\n%s--- want\n%s", both, want);
+	/* The old vif's offline comes late: exactly vif5.0's protection is
+	 * left, the shared piece with it. */
 	ck_assert_int_eq(vifenv_run_dom(3, OFFLINE, NULL), 0);
-	r = vifenv_raw_rules(false);
-	ck_assert_msg(strstr(r, twin), "the shared rule went with vif3.0:\n%s", r);
-	ck_assert_msg(strstr(r, "-i vif5.0"), "vif5.0's rule went:\n%s", r);
-	ck_assert_msg(!strstr(r, "vif3.0"), "vif3.0's rule stayed:\n%s", r);
-	free(r);
+	vifenv_expect_protected("vif5.0", "10.137.0.5");
+	group = vifenv_link_group("vif3.0");
+	ck_assert_str_eq(group, "default");
 	/* The last one takes it with it. */
 	ck_assert_int_eq(vifenv_run_dom(5, OFFLINE, NULL), 0);
-	assert_sh("iptables-legacy-save -t raw | grep -c ^-A || true", "0\n");
+	vifenv_expect_no_antispoof();
 }
 END_TEST
 
@@ -307,16 +315,16 @@ START_TEST(test_offline_xenstore_unreachable)
 }
 END_TEST
 
-/* Rules an earlier client left under this vif's name (a killed offline)
- * would black-hole the new one: online takes them away. */
+/* Rules (elements) an earlier client left under this vif's name (a killed
+ * offline) would black-hole the new one, or let it send from an address
+ * that is no longer its: online takes them away, with the shared piece no
+ * other vif claims. */
 START_TEST(test_online_replaces_stale_rules)
 {
-	free(sh("iptables-legacy -t raw -I PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP && "
-		"iptables-legacy -t raw -I PREROUTING -s 10.137.0.99 ! -i vif+ -j DROP && "
-		"ip6tables-legacy -t raw -I PREROUTING -i vif3.0 ! -s fd09::99 -j DROP"));
+	vifenv_add_stale("vif3.0", "10.137.0.99", true);
+	vifenv_add_stale("vif3.0", "fd09::99", false);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
-	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
-	assert_sh("ip6tables-legacy-save -t raw | grep ^-A", "-A PREROUTING -i vif3.0 -j DROP\n");
+	vifenv_expect_protected("vif3.0", "10.137.0.5");
 }
 END_TEST
 
@@ -613,7 +621,7 @@ START_TEST(test_vif_appears_late)
 				tl_prog("VIF_ROUTE_QUBES")),
 			 0);
 	ck_assert_str_eq(out, "status=0\n");
-	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
+	vifenv_expect_protected("vif3.0", "10.137.0.5");
 	assert_xs(XB "/hotplug-status", "connected");
 }
 END_TEST
@@ -645,15 +653,18 @@ START_TEST(test_vifname_rename)
 	assert_sh("ip -o link show | awk -F': ' '{print $2}' | grep -c '^vif3.0' || true", "0\n");
 	/* Marked as renamed by vif3.0's online. */
 	assert_sh("ip -o link show vif-work | grep -o 'alias vif3.0'", "alias vif3.0\n");
-	assert_sh("iptables-legacy-save -t raw | grep ^-A",
-		  "-A PREROUTING ! -s 10.137.0.5/32 -i vif-work -j DROP\n"
-		  "-A PREROUTING -s 10.137.0.5/32 ! -i vif+ -j DROP\n");
+	vifenv_expect_protected("vif-work", "10.137.0.5");
 	assert_sh("ip -4 route show 10.137.0.5", "10.137.0.5 dev vif-work scope link metric 32749 linkdown \n");
 	/* Again: the renamed interface is found and used as is. */
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
-	assert_sh("iptables-legacy-save -t raw | grep -c ^-A || true", "0\n");
+	vifenv_expect_no_antispoof();
 	assert_sh("ip -4 route show 10.137.0.5", "");
+	{
+		_cleanup_free_ char *group = vifenv_link_group("vif-work");
+
+		ck_assert_str_eq(group, "default");
+	}
 }
 END_TEST
 
@@ -716,8 +727,13 @@ START_TEST(test_syslog_line_per_run)
 	log = tl_syslog_read(fd);
 	ck_assert_msg(count(log, "\n") == 1, "not one line:\n%s", log);
 	assert_contains(log, "vif-route-qubes[");
-	assert_contains(log, "]: online vif3.0: vif3.0 connected for 10.137.0.5 fd09::5 "
-			     "(anti-spoofing: x_tables raw tables)\n");
+	{
+		char want[160];
+
+		snprintf(want, sizeof(want), "]: online vif3.0: vif3.0 connected for 10.137.0.5 fd09::5 (anti-spoofing: %s)\n",
+			 vifenv_fw_words());
+		assert_contains(log, want);
+	}
 	free(log);
 	free(err);
 
@@ -744,18 +760,32 @@ START_TEST(test_status)
 {
 	_cleanup_free_ char *out = NULL;
 	const char *prog = tl_prog("VIF_ROUTE_QUBES");
+	bool nft = vifenv_nft();
 
 	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
 	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status 2>/dev/null", prog), 1);
-	assert_contains(out, "missing  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
+	if (nft)
+		assert_contains(out, "missing  element   ip qubes allowed \"vif3.0\" . 10.137.0.5");
+	else
+		assert_contains(out, "missing  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
 	free(out);
 
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status", prog), 0);
 	ck_assert_msg(!strstr(out, "missing") && !strstr(out, "differs"), "after online:\n%s", out);
-	assert_contains(out, "ok       rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
-	assert_contains(out, "ok       rule      ip6tables raw PREROUTING ! -i vif+ -s fd09::5 -j DROP\n");
+	if (nft) {
+		assert_contains(out, "ok       element   ip qubes allowed \"vif3.0\" . 10.137.0.5\n");
+		assert_contains(out, "ok       element   ip qubes downstream 10.137.0.5\n");
+		assert_contains(out, "ok       element   ip6 qubes allowed \"vif3.0\" . fd09::5\n");
+		assert_contains(out, "ok       element   ip6 qubes downstream fd09::5\n");
+		assert_contains(out, "ok       link      vif3.0 group = 2\n");
+		ck_assert_msg(!strstr(out, " rule "), "x_tables rules in the nftables generation:\n%s", out);
+	} else {
+		assert_contains(out, "ok       rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP\n");
+		assert_contains(out, "ok       rule      ip6tables raw PREROUTING ! -i vif+ -s fd09::5 -j DROP\n");
+		ck_assert_msg(!strstr(out, " element "), "set elements in the x_tables generation:\n%s", out);
+	}
 	assert_contains(out, "ok       route     10.137.0.5 scope link metric 32749 = dev vif3.0\n");
 	assert_contains(out, "ok       route     fd09::5 metric 32749 = dev vif3.0\n");
 	assert_contains(out, "ok       address   10.137.0.1/32 dev vif3.0\n");
@@ -768,41 +798,59 @@ START_TEST(test_status)
 	assert_contains(out, "vif3.0: all ");
 	free(out);
 
-	/* Broken in every way status should see, the protection defeated by an
-	 * ACCEPT above it, and a stale rule of an earlier client. */
+	/* Broken in every way status should see. x_tables: the protection
+	 * defeated by an ACCEPT above it, and a stale rule of an earlier
+	 * client. nftables: a missing element, the link out of group 2, and
+	 * a stale element of an earlier client. */
 	free(sh("ip route del 10.137.0.5 dev vif3.0 metric 32749 && "
-		"iptables-legacy -t raw -D PREROUTING -s 10.137.0.5 ! -i vif+ -j DROP && "
-		"iptables-legacy -t raw -I PREROUTING -i vif3.0 -j ACCEPT && "
-		"iptables-legacy -t raw -A PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP && "
 		"echo 0 > /proc/sys/net/ipv4/conf/vif3.0/proxy_arp && "
 		"ip neigh replace 10.137.0.5 lladdr 00:16:3e:5e:6c:99 dev vif3.0 nud permanent"));
+	if (nft) {
+		free(sh("nft 'delete element ip qubes downstream { 10.137.0.5 }' && ip link set vif3.0 group 0"));
+		vifenv_add_stale("vif3.0", "10.137.0.99", false);
+	} else
+		free(sh("iptables-legacy -t raw -D PREROUTING -s 10.137.0.5 ! -i vif+ -j DROP && "
+			"iptables-legacy -t raw -I PREROUTING -i vif3.0 -j ACCEPT && "
+			"iptables-legacy -t raw -A PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP"));
 	tl_xs_write(XB "/hotplug-status", "error");
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status 2>/dev/null", prog), 1);
 	assert_contains(out, "missing  route     10.137.0.5 scope link metric 32749 = dev vif3.0\n");
-	assert_contains(out, "missing  rule      iptables raw PREROUTING ! -i vif+ -s 10.137.0.5 -j DROP\n");
-	assert_contains(out, "differs  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP "
-			     "(is below rule 1 that may accept its traffic, want above it)\n");
-	assert_contains(out, "defeats  rule      iptables raw PREROUTING rule 1: -i vif3.0 -j ACCEPT -- above vif3.0's "
-			     "anti-spoofing rules\n");
-	assert_contains(out, "stale    rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP -- for an "
-			     "address vif3.0's client does not have\n");
 	assert_contains(out, "differs  sysctl    net.ipv4.conf.vif3.0.proxy_arp (is 0, want 1)\n");
 	assert_contains(out, "differs  neighbour 10.137.0.5 dev vif3.0 (is lladdr 00:16:3e:5e:6c:99 PERMANENT, "
 			     "want lladdr 00:16:3e:5e:6c:00 PERMANENT)\n");
 	assert_contains(out, "differs  xenstore  backend/vif/3/0/hotplug-status (is error, want connected)\n");
-	assert_contains(out, "ok       rule      ip6tables raw PREROUTING ! -i vif+ -s fd09::5 -j DROP\n");
-	assert_contains(out, "vif3.0: 8 of ");
+	if (nft) {
+		assert_contains(out, "missing  element   ip qubes downstream 10.137.0.5");
+		assert_contains(out, "stale    element   ip qubes allowed \"vif3.0\" . 10.137.0.99");
+		assert_contains(out, "differs  link      vif3.0 group");
+		assert_contains(out, "ok       element   ip qubes allowed \"vif3.0\" . 10.137.0.5\n");
+		assert_contains(out, "ok       element   ip6 qubes downstream fd09::5\n");
+		assert_contains(out, "vif3.0: 7 of ");
+	} else {
+		assert_contains(out, "missing  rule      iptables raw PREROUTING ! -i vif+ -s 10.137.0.5 -j DROP\n");
+		assert_contains(out, "differs  rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.5 -j DROP "
+				     "(is below rule 1 that may accept its traffic, want above it)\n");
+		assert_contains(out, "defeats  rule      iptables raw PREROUTING rule 1: -i vif3.0 -j ACCEPT -- above "
+				     "vif3.0's anti-spoofing rules\n");
+		assert_contains(out, "stale    rule      iptables raw PREROUTING -i vif3.0 ! -s 10.137.0.99 -j DROP -- for "
+				     "an address vif3.0's client does not have\n");
+		assert_contains(out, "ok       rule      ip6tables raw PREROUTING ! -i vif+ -s fd09::5 -j DROP\n");
+		assert_contains(out, "vif3.0: 8 of ");
+	}
 	free(out);
 
-	/* online repairs all of it and puts its rules above the ACCEPT. */
+	/* online repairs all of it (x_tables: its rules above the ACCEPT). */
 	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
-	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3 "-A PREROUTING -i vif3.0 -j ACCEPT\n");
+	if (nft)
+		vifenv_expect_protected("vif3.0", "10.137.0.5 fd09::5");
+	else
+		assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3 "-A PREROUTING -i vif3.0 -j ACCEPT\n");
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status", prog), 0);
 	free(out);
 
 	/* -n changes nothing for status: it is still status. */
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s -n status", prog), 0);
-	assert_contains(out, "ok       rule      ");
+	assert_contains(out, nft ? "ok       element   " : "ok       rule      ");
 	ck_assert_msg(!strstr(out, "would do"), "-n status printed a plan:\n%s", out);
 	free(out);
 
@@ -822,16 +870,32 @@ START_TEST(test_dry_run)
 				tl_prog("VIF_ROUTE_QUBES")),
 			 0);
 	assert_contains(out, "add route 10.137.0.5 dev vif3.0 scope link metric 32749");
-	assert_contains(out, "insert at top of raw PREROUTING (iptables): [-i vif3.0 ! -s 10.137.0.5 -j DROP], "
-			     "[! -i vif+ -s 10.137.0.5 -j DROP]");
-	assert_contains(out, "set link vif3.0 up");
+	if (vifenv_nft()) {
+		/* The elements, and the link joining group 2. */
+		assert_contains(out, "\"vif3.0\" . 10.137.0.5");
+		assert_contains(out, "downstream");
+		assert_contains(out, "group 2");
+		ck_assert_msg(!strstr(out, "PREROUTING"), "x_tables rules in the nftables generation:\n%s", out);
+		/* Anti-spoofing before the link comes up. */
+		ck_assert_msg(strstr(out, "\"vif3.0\" . 10.137.0.5") < strstr(out, "group 2"), "link up first:\n%s", out);
+	} else {
+		assert_contains(out, "insert at top of raw PREROUTING (iptables): [-i vif3.0 ! -s 10.137.0.5 -j DROP], "
+				     "[! -i vif+ -s 10.137.0.5 -j DROP]");
+		assert_contains(out, "set link vif3.0 up");
+		ck_assert_msg(!strstr(out, "group 2"), "group 2 in the x_tables generation:\n%s", out);
+		ck_assert_msg(strstr(out, "PREROUTING (iptables)") < strstr(out, "set link vif3.0 up"), "link up first:\n%s",
+			      out);
+	}
 	after = vifenv_state(true);
 	vifenv_assert_same(before, after, "dry run");
 	assert_xs(XB "/hotplug-status", NULL);
 	free(out);
 	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s -n " OFFLINE, tl_prog("VIF_ROUTE_QUBES")),
 			 0);
-	assert_contains(out, "from raw PREROUTING (iptables)");
+	assert_contains(out, vifenv_nft() ? "allowed" : "from raw PREROUTING (iptables)");
+	free(after);
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, "dry run of offline");
 }
 END_TEST
 
@@ -894,23 +958,45 @@ START_TEST(test_usage_errors)
 	assert_xs(XB "/hotplug-status", NULL);
 	/* NAME=VALUE arguments set the variables, as Xen's scripts export them. */
 	ck_assert_int_eq(vifenv_run(NULL, NULL, "online type_if=vif vif=vif3.0 XENBUS_PATH=backend/vif/3/0", NULL), 0);
-	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
+	vifenv_expect_protected("vif3.0", "10.137.0.5");
 }
 END_TEST
 
+/* The iptables backend chosen while nftables tables exist (x_tables
+ * fixture: somebody's table; nftables fixture: --firewall=iptables over
+ * the base ruleset): one line says where the rules are, and the nftables
+ * side is left alone (no element, no group). */
 START_TEST(test_nftables_warning)
 {
-	_cleanup_free_ char *err = NULL;
+	_cleanup_free_ char *err = NULL, *nft_before = NULL, *nft_after = NULL, *group = NULL;
+	const char *fw = vifenv_nft() ? "--firewall=iptables " : "";
+	char args[64];
 
-	free(sh("nft add table ip filter"));
-	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 0);
+	if (!vifenv_nft())
+		free(sh("nft add table ip filter"));
+	nft_before = sh("nft -s list ruleset");
+	snprintf(args, sizeof(args), "%s" ONLINE, fw);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", args, &err), 0);
 	assert_contains(err, "iptables-legacy-save -t raw");
 	ck_assert_msg(count(err, "nftables tables exist") == 1, "warning not printed exactly once:\n%s", err);
 	assert_xs(XB "/hotplug-status", "connected");
+	assert_sh("iptables-legacy-save -t raw | grep ^-A", RULES4_VIF3);
+	nft_after = sh("nft -s list ruleset");
+	vifenv_assert_same(nft_before, nft_after, "nftables ruleset under the iptables backend");
+	group = vifenv_link_group("vif3.0");
+	ck_assert_str_eq(group, "default");
 	free(err);
-	free(sh("nft flush ruleset"));
-	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, &err), 0);
-	ck_assert_str_eq(err, "");
+	if (!vifenv_nft()) {
+		free(sh("nft flush ruleset"));
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, &err), 0);
+		ck_assert_str_eq(err, "");
+	} else {
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", "--firewall=iptables " OFFLINE, &err), 0);
+		free(nft_after);
+		nft_after = sh("nft -s list ruleset");
+		vifenv_assert_same(nft_before, nft_after, "nftables ruleset after offline under the iptables backend");
+	}
+	assert_sh("iptables-legacy-save -t raw | grep -c ^-A || true", "0\n");
 }
 END_TEST
 
@@ -1159,12 +1245,222 @@ START_TEST(test_qdb_split_and_events)
 }
 END_TEST
 
-/* Every behaviour that does not depend on where the domain's keys are is
- * checked twice: with them in xenstore (plain Xen) and in QubesDB (Qubes). */
+/* --- the nftables generation only (fixture vifenv_setup_nft) */
+
+/* The x_tables tables registered in this namespace ("" none). */
+static char *xtables_names(void)
+{
+	return sh("cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null; true");
+}
+
+static void assert_link(const char *ifname, const char *group, bool up)
+{
+	_cleanup_free_ char *g = vifenv_link_group(ifname), *flags = NULL;
+
+	ck_assert_msg(streq(g, group), "%s is in group %s, want %s", ifname, g, group);
+	flags = tl_sh("ip -o link show dev '%s' | grep -o '<[^>]*>'", ifname);
+	ck_assert_msg((strstr(flags, ",UP") != NULL) == up, "%s: %s, want it %s", ifname, flags, up ? "up" : "down");
+}
+
+/* The vif joins group 2 as its link comes up, and offline takes it out
+ * again (group 0, "default") with the link down; with or without
+ * addresses. */
+START_TEST(test_nft_group)
+{
+	static const char *const ips[] = { "10.137.0.5 fd09::5", "" };
+
+	for (size_t i = 0; i < ELEMENTSOF(ips); i++) {
+		tl_xs_write(XB "/ip", ips[i]);
+		assert_link("vif3.0", "default", false);
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+		assert_link("vif3.0", "2", true);
+		vifenv_expect_protected("vif3.0", ips[i]);
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+		assert_link("vif3.0", "default", false);
+		vifenv_expect_no_antispoof();
+	}
+}
+END_TEST
+
+/* The nftables backend never touches x_tables: no table gets registered
+ * (not even by a read), no rule added; whatever the command. */
+START_TEST(test_nft_no_xtables)
+{
+	static const char *const cmds[] = { ONLINE, "status", "-n " ONLINE, ONLINE, "-n " OFFLINE, OFFLINE };
+	_cleanup_free_ char *names = xtables_names();
+
+	tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
+	ck_assert_msg(streq(names, ""), "x_tables tables before any run: %s", names);
+	for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+		_cleanup_free_ char *rules = NULL;
+		int r = vifenv_run("vif3.0", "backend/vif/3/0", cmds[i], NULL);
+
+		ck_assert_msg(r == 0, "%s: exit %d", cmds[i], r);
+		free(names);
+		names = xtables_names();
+		ck_assert_msg(streq(names, ""), "after %s: x_tables tables registered:\n%s", cmds[i], names);
+		rules = sh("{ iptables-legacy-save; ip6tables-legacy-save; } | grep -c '^-A' || true");
+		ck_assert_msg(streq(rules, "0\n"), "after %s: x_tables rules", cmds[i]);
+	}
+}
+END_TEST
+
+/* A set (or table) the base ruleset should hold is missing: online fails,
+ * names it, and changes nothing. The client's own families do not matter:
+ * without the ip6 table nothing would drop what the vif sends over IPv6. */
+static const struct {
+	const char *name;
+	const char *ip;
+	const char *cmd;  /* breaks the base ruleset */
+	const char *args; /* extra options */
+	const char *msg;  /* in stderr and hotplug-error */
+} missing_set[] = {
+	{ "no table ip6 qubes", "10.137.0.5 fd09::5", "nft delete table ip6 qubes", "", "ip6 qubes" },
+	{ "no set ip6 allowed", "10.137.0.5 fd09::5",
+	  "nft delete table ip6 qubes && nft 'add table ip6 qubes; add set ip6 qubes downstream { type ipv6_addr; }'", "",
+	  "ip6 qubes allowed" },
+	{ "no set ip6 downstream", "10.137.0.5 fd09::5",
+	  "nft delete table ip6 qubes && nft 'add table ip6 qubes; add set ip6 qubes allowed { type ifname . ipv6_addr; }'",
+	  "", "ip6 qubes downstream" },
+	{ "no set ip downstream", "10.137.0.5 fd09::5",
+	  "nft delete table ip qubes && nft 'add table ip qubes; add set ip qubes allowed { type ifname . ipv4_addr; }'", "",
+	  "ip qubes downstream" },
+	{ "no table ip6 qubes, IPv4-only client", "10.137.0.5", "nft delete table ip6 qubes", "", "ip6 qubes" },
+	{ "no set ip6 allowed, client without address", "",
+	  "nft delete table ip6 qubes && nft 'add table ip6 qubes; add set ip6 qubes downstream { type ipv6_addr; }'", "",
+	  "ip6 qubes allowed" },
+	{ "--firewall=nftables, no set ip allowed", "10.137.0.5",
+	  "nft delete table ip qubes && nft 'add table ip qubes; add set ip qubes downstream { type ipv4_addr; }'",
+	  "--firewall=nftables ", "ip qubes allowed" },
+	{ "--firewall=nftables, no ruleset at all", "10.137.0.5", "nft flush ruleset", "--firewall=nftables ", "ip qubes" },
+};
+
+START_TEST(test_nft_missing_set)
+{
+	_cleanup_free_ char *before = NULL, *after = NULL, *err = NULL, *msg = NULL;
+	char args[96];
+
+	tl_xs_write(XB "/ip", missing_set[_i].ip);
+	vifenv_domain_key("qubes-netvm-gateway6", "fd09::1");
+	free(sh(missing_set[_i].cmd));
+	before = vifenv_state(true);
+	snprintf(args, sizeof(args), "%s" ONLINE, missing_set[_i].args);
+	ck_assert_msg(vifenv_run("vif3.0", "backend/vif/3/0", args, &err) == 1, "%s: online did not fail:\n%s",
+		      missing_set[_i].name, err);
+	ck_assert_msg(strstr(err, missing_set[_i].msg), "%s: stderr does not name '%s':\n%s", missing_set[_i].name,
+		      missing_set[_i].msg, err);
+	after = vifenv_state(true);
+	vifenv_assert_same(before, after, missing_set[_i].name);
+	assert_xs(XB "/hotplug-status", "error");
+	msg = tl_xs_read(XB "/hotplug-error");
+	ck_assert_msg(msg && strstr(msg, missing_set[_i].msg), "%s: hotplug-error '%s'", missing_set[_i].name, msg);
+}
+END_TEST
+
+/* An element an earlier client left in `allowed` under this vif's name:
+ * status calls it stale, online removes it and its `downstream` twin --
+ * unless another vif still claims that address, which keeps the twin. */
+START_TEST(test_nft_stale_element)
+{
+	_cleanup_free_ char *out = NULL, *got = NULL;
+	const char *prog = tl_prog("VIF_ROUTE_QUBES");
+	const char *want = "ip qubes allowed \"vif3.0\" . 10.137.0.5\n"
+			   "ip qubes allowed \"vif4.0\" . 10.137.0.99\n"
+			   "ip qubes downstream 10.137.0.5\n"
+			   "ip qubes downstream 10.137.0.99\n";
+
+	vifenv_add_stale("vif3.0", "10.137.0.99", true);
+	vifenv_add_stale("vif3.0", "fd09::99", true);
+	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status 2>/dev/null", prog), 1);
+	assert_contains(out, "stale    element   ip qubes allowed \"vif3.0\" . 10.137.0.99");
+	assert_contains(out, "stale    element   ip6 qubes allowed \"vif3.0\" . fd09::99");
+	free(out);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	vifenv_expect_protected("vif3.0", "10.137.0.5");
+	ck_assert_int_eq(tl_run(&out, "vif=vif3.0 XENBUS_PATH=backend/vif/3/0 %s status", prog), 0);
+	ck_assert_msg(!strstr(out, "stale"), "after online:\n%s", out);
+
+	/* vif4.0's client has 10.137.0.99 now: vif3.0's stale claim goes,
+	 * the address stays in downstream. */
+	vifenv_add_vif(4, "10.137.0.99", "00:16:3e:5e:6c:04");
+	ck_assert_int_eq(vifenv_run_dom(4, ONLINE, NULL), 0);
+	vifenv_add_stale("vif3.0", "10.137.0.99", false);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	got = vifenv_antispoof_lines();
+	ck_assert_msg(streq(got, want), "--- got\n%s--- want\n%s", got, want);
+}
+END_TEST
+
+/* offline finds the vif's elements in the kernel's sets: with xenstore's
+ * ip gone, or naming another address by now, they still go; another
+ * vif's stay. */
+START_TEST(test_nft_offline_without_ip)
+{
+	static const char *const ips[] = { NULL, "10.137.0.6" };
+
+	vifenv_add_vif(4, "10.137.0.4 fd09::4", "00:16:3e:5e:6c:04");
+	ck_assert_int_eq(vifenv_run_dom(4, ONLINE, NULL), 0);
+	for (size_t i = 0; i < ELEMENTSOF(ips); i++) {
+		tl_xs_write(XB "/ip", "10.137.0.5 fd09::5");
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+		if (ips[i])
+			tl_xs_write(XB "/ip", ips[i]);
+		else
+			tl_xs_rm(XB "/ip");
+		ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+		vifenv_expect_protected("vif4.0", "10.137.0.4 fd09::4");
+		assert_link("vif3.0", "default", false);
+	}
+}
+END_TEST
+
+/* Table inet qubes-nat-accel: this kernel has no flowtables, so online
+ * skips it quietly (a debug note) and creates nothing; one that exists is
+ * left exactly as it was, by online and offline. */
+START_TEST(test_nft_accel_skipped)
+{
+	_cleanup_free_ char *err = NULL, *tables = NULL, *before = NULL, *after = NULL;
+	bool supported;
+
+	supported = tl_run(NULL, "nft 'add table inet qvt-probe; add flowtable inet qvt-probe f "
+				 "{ hook ingress priority 0; devices = { lo }; }' 2>/dev/null") == 0;
+	free(sh("nft delete table inet qvt-probe 2>/dev/null; true"));
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, &err), 0);
+	ck_assert_str_eq(err, "");
+	tables = sh("nft list tables");
+	if (supported) {
+		fprintf(stderr, "WARNING: this kernel has flowtables: checking that online made the table\n");
+		assert_contains(tables, "table inet qubes-nat-accel\n");
+		free(sh("nft list flowtable inet qubes-nat-accel qubes-accel >/dev/null"));
+		return;
+	}
+	ck_assert_msg(!strstr(tables, "qubes-nat-accel"), "online made the table on a kernel without flowtables:\n%s",
+		      tables);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+
+	free(sh("nft 'add table inet qubes-nat-accel; "
+		"add chain inet qubes-nat-accel forward { type filter hook forward priority filter + 5; policy accept; }; "
+		"add rule inet qubes-nat-accel forward meta mark 0x2a counter'"));
+	before = sh("nft -s list table inet qubes-nat-accel");
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", ONLINE, NULL), 0);
+	after = sh("nft -s list table inet qubes-nat-accel");
+	vifenv_assert_same(before, after, "table inet qubes-nat-accel after online");
+	free(after);
+	ck_assert_int_eq(vifenv_run("vif3.0", "backend/vif/3/0", OFFLINE, NULL), 0);
+	after = sh("nft -s list table inet qubes-nat-accel");
+	vifenv_assert_same(before, after, "table inet qubes-nat-accel after offline");
+}
+END_TEST
+
+/* Every behaviour that does not depend on where the domain's keys are, or
+ * on the firewall generation, is checked in each: the keys in xenstore
+ * (plain Xen) and in QubesDB (Qubes), the anti-spoofing in x_tables raw
+ * tables and in the nftables sets (Qubes R4.2+). */
 static void add_tcases(Suite *s, const char *suffix, void (*setup)(void))
 {
 	/* check keeps the names it is given: they must outlive the suite. */
-	static char names[16][48];
+	static char names[32][48];
 	static unsigned n_names;
 	TCase *tc;
 
@@ -1222,12 +1518,12 @@ static void add_tcases(Suite *s, const char *suffix, void (*setup)(void))
 #undef TCASE
 }
 
-int main(void)
+static void add_xtables(Suite *s)
 {
-	Suite *s = suite_create("vif-route-qubes");
-
 	TCase *tc;
 
+	/* x_tables with the keys in xenstore (plain Xen) and in QubesDB (Qubes
+	 * R4.1). */
 	add_tcases(s, "", vifenv_setup);
 	add_tcases(s, "-qubesdb", vifenv_setup_qubesdb);
 
@@ -1242,5 +1538,36 @@ int main(void)
 	tcase_add_test(tc, test_qdb_found_in_run);
 	tcase_add_test(tc, test_qdb_split_and_events);
 	suite_add_tcase(s, tc);
+}
+
+static void add_nftables(Suite *s)
+{
+	TCase *tc;
+
+	/* nftables with the keys in QubesDB (Qubes R4.2+). */
+	add_tcases(s, "-nft", vifenv_setup_nft);
+
+	tc = tcase_create("nftables");
+	tcase_add_checked_fixture(tc, vifenv_setup_nft, vifenv_teardown);
+	tcase_add_test(tc, test_nft_group);
+	tcase_add_test(tc, test_nft_no_xtables);
+	tcase_add_loop_test(tc, test_nft_missing_set, 0, ELEMENTSOF(missing_set));
+	tcase_add_test(tc, test_nft_stale_element);
+	tcase_add_test(tc, test_nft_offline_without_ip);
+	tcase_add_test(tc, test_nft_accel_skipped);
+	suite_add_tcase(s, tc);
+}
+
+/* argv[1]: "xtables" or "nftables" for one generation (meson runs them as
+ * two tests, each well inside its time limit); none: both. */
+int main(int argc, char **argv)
+{
+	const char *gen = argc > 1 ? argv[1] : "";
+	Suite *s = suite_create("vif-route-qubes");
+
+	if (!streq(gen, "nftables"))
+		add_xtables(s);
+	if (!streq(gen, "xtables"))
+		add_nftables(s);
 	return tl_main(s, true);
 }

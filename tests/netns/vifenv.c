@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 static pid_t xsd_pid;
 static pid_t qdb_pid;
+static bool nft_fixture;
 
 void vifenv_add_vif(unsigned domid, const char *ip, const char *mac)
 {
@@ -24,16 +26,22 @@ void vifenv_add_vif(unsigned domid, const char *ip, const char *mac)
 	}
 }
 
-static void setup(bool qubesdb)
+static void setup(bool qubesdb, bool nft)
 {
 	tl_netns_setup();
 	xsd_pid = tl_xenstored_start();
 	qdb_pid = qubesdb ? tl_qubesdb_start(NULL, NULL) : 0;
 	if (!qubesdb)
 		unsetenv("QUBESDB_SOCKET");
-	/* Register the raw tables first, so that "before" and "after" dumps
-	 * list the same tables (any real netvm has them loaded). */
-	free(tl_sh("iptables-legacy -t raw -S >/dev/null && ip6tables-legacy -t raw -S >/dev/null"));
+	nft_fixture = nft;
+	if (nft)
+		/* What a Qubes R4.2+ netvm loads at boot, before any vif. */
+		free(tl_sh("nft -f '%s/tests/nft/qubes-base.nft'", tl_prog("MESON_SOURCE_DIR")));
+	else
+		/* Register the raw tables first, so that "before" and "after"
+		 * dumps list the same tables (any real netvm of the x_tables
+		 * generation has them loaded). */
+		free(tl_sh("iptables-legacy -t raw -S >/dev/null && ip6tables-legacy -t raw -S >/dev/null"));
 	free(tl_sh("ip link add vif3.0 type veth peer name eth0"));
 	vifenv_domain_key("qubes-netvm-gateway", "10.137.0.1");
 	tl_xs_write("/local/domain/0/backend/vif/3/0/ip", "10.137.0.5");
@@ -42,12 +50,27 @@ static void setup(bool qubesdb)
 
 void vifenv_setup(void)
 {
-	setup(false);
+	setup(false, false);
 }
 
 void vifenv_setup_qubesdb(void)
 {
-	setup(true);
+	setup(true, false);
+}
+
+void vifenv_setup_nft(void)
+{
+	setup(true, true);
+}
+
+bool vifenv_nft(void)
+{
+	return nft_fixture;
+}
+
+const char *vifenv_fw_words(void)
+{
+	return nft_fixture ? "nftables sets" : "x_tables raw tables";
 }
 
 bool vifenv_qubesdb(void)
@@ -89,7 +112,13 @@ void vifenv_teardown(void)
 	tl_qubesdb_stop(qdb_pid);
 	qdb_pid = 0;
 	tl_xenstored_stop(xsd_pid);
+	nft_fixture = false;
 	tl_netns_teardown();
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static char *slurp(const char *path)
@@ -140,7 +169,10 @@ int vifenv_run_dom(unsigned domid, const char *args, char **ret_err)
 
 static char *dump(bool with_sysctls)
 {
+	/* iptables-legacy-save without -t lists the tables there are and
+	 * registers none; nft -s leaves out counter values. */
 	return tl_sh("{ iptables-legacy-save; ip6tables-legacy-save; } | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'; "
+		     "nft -s list ruleset 2>/dev/null; "
 		     "{ ip -d link show; ip addr show; } | sed -E 's/ qdisc [a-z_]+//'; "
 		     "ip -4 route show table all; ip -6 route show table all; "
 		     "ip neigh show; ip -6 neigh show proxy; "
@@ -170,11 +202,6 @@ char *vifenv_state(bool with_sysctls)
 	return prev;
 }
 
-char *vifenv_raw_rules(bool ipv6)
-{
-	return tl_sh("%s-legacy-save -t raw | grep '^-A' || true", ipv6 ? "ip6tables" : "iptables");
-}
-
 void vifenv_assert_same(const char *before, const char *after, const char *what)
 {
 	if (!streq(before, after)) {
@@ -189,4 +216,162 @@ void vifenv_assert_same(const char *before, const char *after, const char *what)
 		free(tl_sh("diff -u /tmp/qvt-before /tmp/qvt-after >&2; true"));
 		ck_abort_msg("%s: state differs (diff above)", what);
 	}
+}
+
+/* The lines of text in strcmp order (locale-independent). */
+static char *sort_lines(const char *text)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	_cleanup_free_ char **lines = NULL;
+	size_t n = 0, cap = 0, len = 0;
+	char *out, *save = NULL;
+
+	ck_assert_ptr_nonnull(copy);
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			lines = realloc(lines, cap * sizeof(*lines));
+			ck_assert_ptr_nonnull(lines);
+		}
+		lines[n++] = l;
+		len += strlen(l) + 1;
+	}
+	if (n > 1)
+		qsort(lines, n, sizeof(*lines), cmp_str);
+	out = malloc(len + 1);
+	ck_assert_ptr_nonnull(out);
+	out[0] = 0;
+	for (size_t i = 0, at = 0; i < n; i++) {
+		size_t l = strlen(lines[i]);
+
+		memcpy(out + at, lines[i], l);
+		at += l;
+		out[at++] = '\n';
+		out[at] = 0;
+	}
+	return out;
+}
+
+/* Prints "FAMILY qubes SET ELEMENT" for every element of the sets allowed
+ * and downstream of the qubes tables in `nft list ruleset`: elements are
+ * comma-separated between "elements = {" and "}", over one or more lines. */
+static const char nft_elements_awk[] =
+	"/^table / { fam = $2; tab = $3; set = \"\"; on = 0 } "
+	"/^\\tset / { set = $2 } "
+	"/^\\t}/ { set = \"\" } "
+	"tab == \"qubes\" && (set == \"allowed\" || set == \"downstream\") && /elements = [{]/ "
+	"{ on = 1; sub(/.*elements = [{]/, \"\") } "
+	"on { end = sub(/[}].*/, \"\"); n = split($0, a, \",\"); "
+	"for (i = 1; i <= n; i++) { e = a[i]; gsub(/^[ \\t]+|[ \\t]+$/, \"\", e); "
+	"if (e != \"\") print fam \" qubes \" set \" \" e } "
+	"if (end) on = 0 }";
+
+char *vifenv_nft_elements(void)
+{
+	_cleanup_free_ char *raw = tl_sh("nft -s list ruleset 2>/dev/null | awk '%s'", nft_elements_awk);
+
+	return sort_lines(raw);
+}
+
+char *vifenv_antispoof_lines(void)
+{
+	if (nft_fixture)
+		return vifenv_nft_elements();
+	return tl_sh("iptables-legacy-save -t raw | grep '^-A' | sed 's/^/iptables /' || true; "
+		     "ip6tables-legacy-save -t raw | grep '^-A' | sed 's/^/ip6tables /' || true");
+}
+
+static void append(char **buf, size_t *len, const char *fmt, ...) _printf_(3, 4);
+static void append(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *more = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&more, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(n, 0);
+	*buf = realloc(*buf, *len + n + 1);
+	ck_assert_ptr_nonnull(*buf);
+	memcpy(*buf + *len, more, n + 1);
+	*len += n;
+	free(more);
+}
+
+char *vifenv_antispoof_want(const char *vif, const char *addrs)
+{
+	char *buf = strdup("");
+	size_t len = 0;
+
+	ck_assert_ptr_nonnull(buf);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		_cleanup_free_ char *copy = strdup(addrs ? addrs : "");
+		const char *ipt = v6 ? "ip6tables" : "iptables";
+		const char *fam = v6 ? "ip6" : "ip";
+		char *save = NULL;
+		bool any = false;
+
+		for (char *a = strtok_r(copy, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
+			if ((strchr(a, ':') != NULL) != v6)
+				continue;
+			any = true;
+			if (nft_fixture) {
+				append(&buf, &len, "%s qubes allowed \"%s\" . %s\n", fam, vif, a);
+				append(&buf, &len, "%s qubes downstream %s\n", fam, a);
+			} else {
+				append(&buf, &len, "%s -A PREROUTING ! -s %s/%d -i %s -j DROP\n", ipt, a, v6 ? 128 : 32, vif);
+				append(&buf, &len, "%s -A PREROUTING -s %s/%d ! -i vif+ -j DROP\n", ipt, a, v6 ? 128 : 32);
+			}
+		}
+		if (!any && !nft_fixture)
+			append(&buf, &len, "%s -A PREROUTING -i %s -j DROP\n", ipt, vif);
+	}
+	if (nft_fixture) {
+		char *sorted = sort_lines(buf);
+
+		free(buf);
+		return sorted;
+	}
+	return buf;
+}
+
+char *vifenv_link_group(const char *ifname)
+{
+	return tl_sh("ip -o -d link show dev '%s' 2>/dev/null | sed -n 's/.* group \\([^ ]*\\) .*/\\1/p' | tr -d '\\n'",
+		     ifname);
+}
+
+void vifenv_expect_protected(const char *vif, const char *addrs)
+{
+	_cleanup_free_ char *want = vifenv_antispoof_want(vif, addrs), *got = vifenv_antispoof_lines();
+	_cleanup_free_ char *group = vifenv_link_group(vif);
+	const char *want_group = nft_fixture ? "2" : "default";
+
+	ck_assert_msg(streq(got, want), "anti-spoofing of %s for '%s' (%s):\n--- got\n%s--- want\n%s", vif, addrs,
+		      vifenv_fw_words(), got, want);
+	ck_assert_msg(streq(group, "") || streq(group, want_group), "%s is in group %s, want %s (%s)", vif, group,
+		      want_group, vifenv_fw_words());
+}
+
+void vifenv_expect_no_antispoof(void)
+{
+	_cleanup_free_ char *got = vifenv_antispoof_lines();
+
+	ck_assert_msg(streq(got, ""), "anti-spoofing state left (%s):\n%s", vifenv_fw_words(), got);
+}
+
+void vifenv_add_stale(const char *vif, const char *addr, bool twin)
+{
+	bool v6 = strchr(addr, ':') != NULL;
+
+	if (nft_fixture) {
+		free(tl_sh("nft 'add element %s qubes allowed { \"%s\" . %s }'", v6 ? "ip6" : "ip", vif, addr));
+		if (twin)
+			free(tl_sh("nft 'add element %s qubes downstream { %s }'", v6 ? "ip6" : "ip", addr));
+		return;
+	}
+	free(tl_sh("%s-legacy -t raw -I PREROUTING -i '%s' ! -s %s -j DROP", v6 ? "ip6tables" : "iptables", vif, addr));
+	if (twin)
+		free(tl_sh("%s-legacy -t raw -I PREROUTING -s %s ! -i vif+ -j DROP", v6 ? "ip6tables" : "iptables", addr));
 }

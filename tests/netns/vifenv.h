@@ -14,9 +14,19 @@
 void vifenv_setup(void);
 /* The same with the domain's keys in a test QubesDB (a Qubes VM). */
 void vifenv_setup_qubesdb(void);
+/* The nftables generation (Qubes R4.2+): the domain's keys in QubesDB and
+ * the project's base ruleset (tests/nft/qubes-base.nft) loaded before any
+ * vif, so the programs pick the nftables backend. No x_tables table is
+ * registered in this namespace: a run that touched one would show. */
+void vifenv_setup_nft(void);
 void vifenv_teardown(void);
 /* Whether this fixture keeps the domain's keys in QubesDB. */
 bool vifenv_qubesdb(void);
+/* Whether this fixture is the nftables generation (else x_tables). */
+bool vifenv_nft(void);
+/* How the one syslog line per run names this fixture's backend:
+ * "nftables sets" or "x_tables raw tables". */
+const char *vifenv_fw_words(void);
 pid_t vifenv_qubesdb_pid(void);
 
 /* A domain key (xenstore's name, e.g. "qubes-netvm-gateway6") where this
@@ -37,13 +47,43 @@ int vifenv_run(const char *vif, const char *xenbus_path, const char *args, char 
 int vifenv_run_dom(unsigned domid, const char *args, char **ret_err);
 
 /* The whole kernel state the program could touch, as text: every x_tables
- * table, links, addresses, routes, neighbours, per-interface sysctls,
- * conntrack. Counters and the qdisc a link keeps after it was once up are
- * left out (kernel side effects, not configuration). */
+ * table, the nftables ruleset (whatever the fixture), links with their
+ * group, addresses, routes, neighbours, per-interface sysctls, conntrack.
+ * Counters and the qdisc a link keeps after it was once up are left out
+ * (kernel side effects, not configuration). */
 char *vifenv_state(bool with_sysctls);
 
-/* Lines of `iptables-legacy-save -t raw` (ipv6: ip6tables) starting "-A". */
-char *vifenv_raw_rules(bool ipv6);
+/* --- anti-spoofing, whichever backend the fixture runs ------------------- */
+
+/* This fixture's backend's anti-spoofing state, one item a line:
+ * x_tables: "iptables -A PREROUTING ..." then "ip6tables -A ...", in the
+ * tables' order; nftables: "ip qubes allowed \"vif3.0\" . 10.137.0.5",
+ * "ip6 qubes downstream fd09::5", every element of the `allowed` and
+ * `downstream` sets of both families, sorted. */
+char *vifenv_antispoof_lines(void);
+/* Every element of the four sets in the form above, whatever the
+ * fixture (no table: nothing). */
+char *vifenv_nft_elements(void);
+/* What vifenv_antispoof_lines() holds when vif alone is protected for
+ * addrs (space-separated, "" for none): x_tables the two rules per
+ * address, or `-i VIF -j DROP` for a family without one; nftables the
+ * `allowed` element and its `downstream` twin per address. */
+char *vifenv_antispoof_want(const char *vif, const char *addrs);
+/* Asserts the anti-spoofing state is exactly vif's for addrs, and, when
+ * the link exists, its interface group is the backend's (nftables: 2,
+ * x_tables: default). */
+void vifenv_expect_protected(const char *vif, const char *addrs);
+/* Asserts no anti-spoofing state at all (no raw rule, no set element). */
+void vifenv_expect_no_antispoof(void);
+/* The link's interface group as `ip -d link` prints it ("2",
+ * "default"), "" when there is no such link. Malloc'd. */
+char *vifenv_link_group(const char *ifname);
+/* What an earlier client left under vif's name for addr (a killed
+ * offline): x_tables `-i VIF ! -s ADDR -j DROP` (and, with twin, its
+ * `-s ADDR ! -i vif+ -j DROP`) at the top of raw PREROUTING; nftables the
+ * element `"VIF" . ADDR` in `allowed` (and, with twin, ADDR in
+ * `downstream`). */
+void vifenv_add_stale(const char *vif, const char *addr, bool twin);
 
 /* Asserts a and b are equal; on failure prints a diff. */
 void vifenv_assert_same(const char *before, const char *after, const char *what);

@@ -1,5 +1,7 @@
-/* The rules setup-dnat-to-ns wants in PR-QBS, and the comparison that
- * decides whether anything must be committed. Pure: no root, no kernel. */
+/* What setup-dnat-to-ns wants (pairs: virtual address -> resolver, or
+ * drop), the rules the x_tables backend renders it into for PR-QBS, and the
+ * comparison that decides whether anything must be committed. Pure: no
+ * root, no kernel. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <stddef.h>
@@ -7,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnat_iptc.h"
+#include "dnat_nft.h"
 #include "dnat_plan.h"
 #include "ipt.h"
 #include "testlib.h"
@@ -19,16 +23,34 @@ static struct in_addr A(const char *s)
 	return a;
 }
 
-/* "udp 10.139.1.1->192.168.1.1;tcp ..." from the fields, so that the
- * expected strings below do not go through the code under test. */
-static const char *render(const struct dnat_plan *p)
+/* "10.139.1.1->192.168.1.1;10.139.1.2->drop" from the fields, so that
+ * the expected strings below do not go through the code under test. */
+static const char *render_pairs(const struct dnat_plan *p)
 {
 	static char out[1024];
 	size_t off = 0;
 
 	out[0] = 0;
 	for (unsigned i = 0; i < p->n; i++) {
-		const struct ipt_dnat_rule *r = &p->rules[i];
+		const struct dnat_pair *pr = &p->pairs[i];
+		char dst[INET_ADDRSTRLEN], to[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &pr->dst, dst, sizeof(dst));
+		inet_ntop(AF_INET, &pr->to, to, sizeof(to));
+		off += snprintf(out + off, sizeof(out) - off, "%s%s->%s", i ? ";" : "", dst, pr->drop ? "drop" : to);
+	}
+	return out;
+}
+
+/* "udp 10.139.1.1:53->192.168.1.1;tcp ..." from the fields of rules. */
+static const char *render(const struct ipt_dnat_rule *rules, unsigned n)
+{
+	static char out[1024];
+	size_t off = 0;
+
+	out[0] = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct ipt_dnat_rule *r = &rules[i];
 		char dst[INET_ADDRSTRLEN], to[INET_ADDRSTRLEN];
 		const char *proto = r->proto == IPPROTO_UDP ? "udp" : r->proto == IPPROTO_TCP ? "tcp" : "?";
 
@@ -39,11 +61,11 @@ static const char *render(const struct dnat_plan *p)
 	return out;
 }
 
-/* Padding must be zero in every planned rule: they are compared with memcmp. */
-static void assert_padding_zero(const struct dnat_plan *p)
+/* Padding must be zero in every rendered rule: they may be compared with memcmp. */
+static void assert_padding_zero(const struct ipt_dnat_rule *rules, unsigned n)
 {
-	for (unsigned i = 0; i < p->n; i++) {
-		struct ipt_dnat_rule r = p->rules[i];
+	for (unsigned i = 0; i < n; i++) {
+		struct ipt_dnat_rule r = rules[i];
 		static const struct ipt_dnat_rule zero;
 
 		r.dst.s_addr = 0;
@@ -52,6 +74,21 @@ static void assert_padding_zero(const struct dnat_plan *p)
 		r.to.s_addr = 0;
 		ck_assert_msg(memcmp(&r, &zero, sizeof(r)) == 0, "rule %u has non-zero padding", i);
 	}
+}
+
+/* The x_tables rules of a plan, rendered into an array pre-filled with
+ * garbage (nothing left over may pass for the result). */
+struct iptc {
+	struct ipt_dnat_rule rules[DNAT_IPT_MAX_RULES];
+	unsigned n;
+};
+
+static void iptc_render(const struct dnat_plan *p, struct iptc *ret)
+{
+	memset(ret, 0xa5, sizeof(*ret));
+	ret->n = dnat_iptc_rules(p, ret->rules);
+	ck_assert_uint_eq(ret->n, 2 * p->n);
+	assert_padding_zero(ret->rules, ret->n);
 }
 
 /* Builds into a plan pre-filled with garbage, so that nothing left over
@@ -69,8 +106,9 @@ static void build(const char *dns1, const char *dns2, const char *const *res, un
 		d2 = A(dns2);
 	memset(p, 0xa5, sizeof(*p));
 	dnat_plan_build(dns1 ? &d1 : NULL, dns2 ? &d2 : NULL, n_res ? r : NULL, n_res, p);
-	ck_assert_uint_le(p->n, DNAT_MAX_RULES);
-	assert_padding_zero(p);
+	ck_assert_uint_le(p->n, DNAT_MAX_PAIRS);
+	for (unsigned i = 0; i < p->n; i++)
+		ck_assert_msg(!p->pairs[i].drop || p->pairs[i].to.s_addr == 0, "pair %u drops but has a resolver", i);
 }
 
 static const char *const R[] = { "192.168.1.1", "192.168.1.2", "192.168.1.3" };
@@ -78,39 +116,40 @@ static const char *const R[] = { "192.168.1.1", "192.168.1.2", "192.168.1.3" };
 static const struct {
 	const char *dns1, *dns2;
 	unsigned n_res;
-	const char *want;
+	const char *pairs; /* the plan */
+	const char *want;  /* its x_tables rules */
 } build_cases[] = {
 	/* both virtual addresses; without a resolver, queries to each are
 	 * sent to 0.0.0.0, which the kernel drops */
-	{ "10.139.1.1", "10.139.1.2", 0,
+	{ "10.139.1.1", "10.139.1.2", 0, "10.139.1.1->drop;10.139.1.2->drop",
 	  "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0;"
 	  "udp 10.139.1.2:53->0.0.0.0;tcp 10.139.1.2:53->0.0.0.0" },
-	{ "10.139.1.1", "10.139.1.2", 1,
+	{ "10.139.1.1", "10.139.1.2", 1, "10.139.1.1->192.168.1.1;10.139.1.2->192.168.1.1",
 	  "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1;"
 	  "udp 10.139.1.2:53->192.168.1.1;tcp 10.139.1.2:53->192.168.1.1" },
-	{ "10.139.1.1", "10.139.1.2", 2,
+	{ "10.139.1.1", "10.139.1.2", 2, "10.139.1.1->192.168.1.1;10.139.1.2->192.168.1.2",
 	  "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1;"
 	  "udp 10.139.1.2:53->192.168.1.2;tcp 10.139.1.2:53->192.168.1.2" },
 	/* a third resolver has nowhere to go */
-	{ "10.139.1.1", "10.139.1.2", 3,
+	{ "10.139.1.1", "10.139.1.2", 3, "10.139.1.1->192.168.1.1;10.139.1.2->192.168.1.2",
 	  "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1;"
 	  "udp 10.139.1.2:53->192.168.1.2;tcp 10.139.1.2:53->192.168.1.2" },
 	/* no DNS2 */
-	{ "10.139.1.1", NULL, 0, "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0" },
-	{ "10.139.1.1", NULL, 1, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
-	{ "10.139.1.1", NULL, 2, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
-	{ "10.139.1.1", NULL, 3, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
+	{ "10.139.1.1", NULL, 0, "10.139.1.1->drop", "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0" },
+	{ "10.139.1.1", NULL, 1, "10.139.1.1->192.168.1.1", "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
+	{ "10.139.1.1", NULL, 2, "10.139.1.1->192.168.1.1", "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
+	{ "10.139.1.1", NULL, 3, "10.139.1.1->192.168.1.1", "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
 	/* DNS2 equal to DNS1: one pair, never the same destination twice */
-	{ "10.139.1.1", "10.139.1.1", 0, "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0" },
-	{ "10.139.1.1", "10.139.1.1", 1, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
-	{ "10.139.1.1", "10.139.1.1", 2, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
-	{ "10.139.1.1", "10.139.1.1", 3, "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
+	{ "10.139.1.1", "10.139.1.1", 0, "10.139.1.1->drop", "udp 10.139.1.1:53->0.0.0.0;tcp 10.139.1.1:53->0.0.0.0" },
+	{ "10.139.1.1", "10.139.1.1", 1, "10.139.1.1->192.168.1.1", "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
+	{ "10.139.1.1", "10.139.1.1", 2, "10.139.1.1->192.168.1.1", "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
+	{ "10.139.1.1", "10.139.1.1", 3, "10.139.1.1->192.168.1.1", "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1" },
 	/* no DNS1: this VM serves no DNS, whatever DNS2 says: nothing to
 	 * forward, nothing to drop */
-	{ NULL, NULL, 0, "" },
-	{ NULL, NULL, 2, "" },
-	{ NULL, "10.139.1.2", 1, "" },
-	{ NULL, "10.139.1.2", 3, "" },
+	{ NULL, NULL, 0, "", "" },
+	{ NULL, NULL, 2, "", "" },
+	{ NULL, "10.139.1.2", 1, "", "" },
+	{ NULL, "10.139.1.2", 3, "", "" },
 };
 
 START_TEST(test_build)
@@ -118,13 +157,28 @@ START_TEST(test_build)
 	struct dnat_plan p;
 
 	build(build_cases[_i].dns1, build_cases[_i].dns2, R, build_cases[_i].n_res, &p);
-	ck_assert_msg(streq(render(&p), build_cases[_i].want), "dns1=%s dns2=%s resolvers=%u:\n  got  %s\n  want %s",
-		      build_cases[_i].dns1, build_cases[_i].dns2, build_cases[_i].n_res, render(&p),
-		      build_cases[_i].want);
-	/* it says when its rules drop the queries */
+	ck_assert_msg(streq(render_pairs(&p), build_cases[_i].pairs),
+		      "dns1=%s dns2=%s resolvers=%u:\n  got  %s\n  want %s", build_cases[_i].dns1, build_cases[_i].dns2,
+		      build_cases[_i].n_res, render_pairs(&p), build_cases[_i].pairs);
+	/* it says when its pairs drop the queries */
 	ck_assert_msg(p.drops == (build_cases[_i].dns1 && build_cases[_i].n_res == 0), "drops=%d", p.drops);
-	/* the plan matches itself */
-	ck_assert(dnat_plan_matches(&p, p.rules, p.n));
+}
+END_TEST
+
+/* The x_tables backend: udp then tcp per pair, a dropping pair DNATed to
+ * 0.0.0.0, which the kernel discards. */
+START_TEST(test_iptc_rules)
+{
+	struct dnat_plan p;
+	struct iptc x;
+
+	build(build_cases[_i].dns1, build_cases[_i].dns2, R, build_cases[_i].n_res, &p);
+	iptc_render(&p, &x);
+	ck_assert_msg(streq(render(x.rules, x.n), build_cases[_i].want),
+		      "dns1=%s dns2=%s resolvers=%u:\n  got  %s\n  want %s", build_cases[_i].dns1, build_cases[_i].dns2,
+		      build_cases[_i].n_res, render(x.rules, x.n), build_cases[_i].want);
+	/* the rules match themselves */
+	ck_assert(dnat_iptc_matches(x.rules, x.n, x.rules, x.n));
 }
 END_TEST
 
@@ -134,30 +188,42 @@ START_TEST(test_build_same_resolver_twice)
 {
 	static const char *const twice[] = { "192.168.1.1", "192.168.1.1" };
 	struct dnat_plan p;
+	struct iptc x;
 
 	build("10.139.1.1", "10.139.1.2", twice, 2, &p);
-	ck_assert_str_eq(render(&p), "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1;"
+	ck_assert_str_eq(render_pairs(&p), "10.139.1.1->192.168.1.1;10.139.1.2->192.168.1.1");
+	iptc_render(&p, &x);
+	ck_assert_str_eq(render(x.rules, x.n), "udp 10.139.1.1:53->192.168.1.1;tcp 10.139.1.1:53->192.168.1.1;"
 				     "udp 10.139.1.2:53->192.168.1.1;tcp 10.139.1.2:53->192.168.1.1");
 }
 END_TEST
 
-/* ---- dnat_plan_matches ------------------------------------------------ */
+/* ---- dnat_iptc_matches ------------------------------------------------ */
 
-static void full_plan(struct dnat_plan *p)
+/* The x_tables rules of a plan. */
+static void rules_of(const char *dns1, const char *dns2, unsigned n_res, struct iptc *ret)
 {
-	build("10.139.1.1", "10.139.1.2", R, 2, p);
-	ck_assert_uint_eq(p->n, 4);
+	struct dnat_plan p;
+
+	build(dns1, dns2, R, n_res, &p);
+	iptc_render(&p, ret);
+}
+
+static void full_plan(struct iptc *x)
+{
+	rules_of("10.139.1.1", "10.139.1.2", 2, x);
+	ck_assert_uint_eq(x->n, 4);
 }
 
 START_TEST(test_matches_same)
 {
-	struct dnat_plan p, q;
-	struct ipt_dnat_rule cur[DNAT_MAX_RULES];
+	struct iptc p, q;
+	struct ipt_dnat_rule cur[DNAT_IPT_MAX_RULES];
 
 	full_plan(&p);
 	/* a separately built, identical plan */
 	full_plan(&q);
-	ck_assert(dnat_plan_matches(&p, q.rules, q.n));
+	ck_assert(dnat_iptc_matches(p.rules, p.n, q.rules, q.n));
 	/* field by field copies in a zeroed array */
 	memset(cur, 0, sizeof(cur));
 	for (unsigned i = 0; i < p.n; i++) {
@@ -166,22 +232,22 @@ START_TEST(test_matches_same)
 		cur[i].dport = p.rules[i].dport;
 		cur[i].to = p.rules[i].to;
 	}
-	ck_assert(dnat_plan_matches(&p, cur, p.n));
+	ck_assert(dnat_iptc_matches(p.rules, p.n, cur, p.n));
 }
 END_TEST
 
 START_TEST(test_matches_empty)
 {
-	struct dnat_plan p, full;
+	struct iptc p, full;
 
 	/* no virtual address: the one empty plan */
-	build(NULL, NULL, R, 2, &p);
+	rules_of(NULL, NULL, 2, &p);
 	ck_assert_uint_eq(p.n, 0);
 	full_plan(&full);
-	ck_assert(dnat_plan_matches(&p, NULL, 0));
-	ck_assert(dnat_plan_matches(&p, full.rules, 0));
-	ck_assert(!dnat_plan_matches(&p, full.rules, 1));
-	ck_assert(!dnat_plan_matches(&full, NULL, 0));
+	ck_assert(dnat_iptc_matches(p.rules, p.n, NULL, 0));
+	ck_assert(dnat_iptc_matches(p.rules, p.n, full.rules, 0));
+	ck_assert(!dnat_iptc_matches(p.rules, p.n, full.rules, 1));
+	ck_assert(!dnat_iptc_matches(full.rules, full.n, NULL, 0));
 }
 END_TEST
 
@@ -190,22 +256,22 @@ END_TEST
  * that drop the queries: a run must replace it. */
 START_TEST(test_matches_drop)
 {
-	struct dnat_plan drop, full;
+	struct iptc drop, full;
 
-	build("10.139.1.1", "10.139.1.2", R, 0, &drop);
+	rules_of("10.139.1.1", "10.139.1.2", 0, &drop);
 	full_plan(&full);
 	ck_assert_uint_eq(drop.n, 4);
-	ck_assert(!dnat_plan_matches(&drop, NULL, 0));
-	ck_assert(!dnat_plan_matches(&drop, full.rules, full.n));
-	ck_assert(!dnat_plan_matches(&full, drop.rules, drop.n));
-	ck_assert(dnat_plan_matches(&drop, drop.rules, drop.n));
+	ck_assert(!dnat_iptc_matches(drop.rules, drop.n, NULL, 0));
+	ck_assert(!dnat_iptc_matches(drop.rules, drop.n, full.rules, full.n));
+	ck_assert(!dnat_iptc_matches(full.rules, full.n, drop.rules, drop.n));
+	ck_assert(dnat_iptc_matches(drop.rules, drop.n, drop.rules, drop.n));
 }
 END_TEST
 
 START_TEST(test_matches_order)
 {
-	struct dnat_plan p;
-	struct ipt_dnat_rule cur[DNAT_MAX_RULES];
+	struct iptc p;
+	struct ipt_dnat_rule cur[DNAT_IPT_MAX_RULES];
 
 	full_plan(&p);
 	/* every transposition of the four rules is a difference */
@@ -214,40 +280,40 @@ START_TEST(test_matches_order)
 			memcpy(cur, p.rules, sizeof(cur));
 			cur[a] = p.rules[b];
 			cur[b] = p.rules[a];
-			ck_assert_msg(!dnat_plan_matches(&p, cur, p.n), "rules %u and %u swapped still match", a, b);
+			ck_assert_msg(!dnat_iptc_matches(p.rules, p.n, cur, p.n), "rules %u and %u swapped still match", a, b);
 		}
 }
 END_TEST
 
 START_TEST(test_matches_count)
 {
-	struct dnat_plan p, two;
-	struct ipt_dnat_rule cur[2 * DNAT_MAX_RULES];
+	struct iptc p, two;
+	struct ipt_dnat_rule cur[2 * DNAT_IPT_MAX_RULES];
 
 	full_plan(&p);
 	memcpy(cur, p.rules, sizeof(p.rules));
-	memcpy(cur + DNAT_MAX_RULES, p.rules, sizeof(p.rules));
+	memcpy(cur + DNAT_IPT_MAX_RULES, p.rules, sizeof(p.rules));
 	for (unsigned n = 0; n < p.n; n++)
-		ck_assert_msg(!dnat_plan_matches(&p, cur, n), "a prefix of %u rules matches", n);
+		ck_assert_msg(!dnat_iptc_matches(p.rules, p.n, cur, n), "a prefix of %u rules matches", n);
 	/* both sets: the state concurrency must never leave behind */
-	ck_assert(!dnat_plan_matches(&p, cur, 2 * DNAT_MAX_RULES));
-	ck_assert(!dnat_plan_matches(&p, cur, p.n + 1));
+	ck_assert(!dnat_iptc_matches(p.rules, p.n, cur, 2 * DNAT_IPT_MAX_RULES));
+	ck_assert(!dnat_iptc_matches(p.rules, p.n, cur, p.n + 1));
 
 	/* a two-rule plan against the first two of a four-rule chain */
-	build("10.139.1.1", NULL, R, 2, &two);
-	ck_assert(dnat_plan_matches(&two, cur, 2));
-	ck_assert(!dnat_plan_matches(&two, cur, 4));
+	rules_of("10.139.1.1", NULL, 2, &two);
+	ck_assert(dnat_iptc_matches(two.rules, two.n, cur, 2));
+	ck_assert(!dnat_iptc_matches(two.rules, two.n, cur, 4));
 }
 END_TEST
 
 START_TEST(test_matches_field)
 {
-	struct dnat_plan p;
+	struct iptc p;
 
 	full_plan(&p);
 	for (unsigned i = 0; i < p.n; i++)
 		for (int field = 0; field < 4; field++) {
-			struct ipt_dnat_rule cur[DNAT_MAX_RULES];
+			struct ipt_dnat_rule cur[DNAT_IPT_MAX_RULES];
 
 			memcpy(cur, p.rules, sizeof(cur));
 			switch (field) {
@@ -264,7 +330,7 @@ START_TEST(test_matches_field)
 				cur[i].dport = 5353;
 				break;
 			}
-			ck_assert_msg(!dnat_plan_matches(&p, cur, p.n), "rule %u with field %d changed still matches", i,
+			ck_assert_msg(!dnat_iptc_matches(p.rules, p.n, cur, p.n), "rule %u with field %d changed still matches", i,
 				      field);
 		}
 }
@@ -275,8 +341,8 @@ END_TEST
  * even when the array it lands in held garbage. */
 START_TEST(test_matches_decoded)
 {
-	struct dnat_plan p;
-	struct ipt_dnat_rule cur[DNAT_MAX_RULES];
+	struct iptc p;
+	struct ipt_dnat_rule cur[DNAT_IPT_MAX_RULES];
 
 	full_plan(&p);
 	memset(cur, 0xff, sizeof(cur));
@@ -287,9 +353,9 @@ START_TEST(test_matches_decoded)
 		ck_assert_int_eq(ipt_dnat_rule_encode(&p.rules[i], &e, &size), 0);
 		ck_assert_int_eq(ipt_dnat_rule_decode(e, &cur[i]), 0);
 	}
-	ck_assert(dnat_plan_matches(&p, cur, p.n));
+	ck_assert(dnat_iptc_matches(p.rules, p.n, cur, p.n));
 	cur[3].to = A("192.168.1.1");
-	ck_assert(!dnat_plan_matches(&p, cur, p.n));
+	ck_assert(!dnat_iptc_matches(p.rules, p.n, cur, p.n));
 }
 END_TEST
 
@@ -300,8 +366,8 @@ START_TEST(test_matches_padding_irrelevant)
 {
 	const size_t pad_at = offsetof(struct ipt_dnat_rule, proto) + sizeof(((struct ipt_dnat_rule *)0)->proto);
 	const size_t pad_end = offsetof(struct ipt_dnat_rule, dport);
-	struct dnat_plan p;
-	struct ipt_dnat_rule cur[DNAT_MAX_RULES];
+	struct iptc p;
+	struct ipt_dnat_rule cur[DNAT_IPT_MAX_RULES];
 
 	/* the layout this test is about */
 	ck_assert_uint_eq(sizeof(struct ipt_dnat_rule), 12);
@@ -311,8 +377,51 @@ START_TEST(test_matches_padding_irrelevant)
 	memcpy(cur, p.rules, sizeof(cur));
 	for (unsigned i = 0; i < p.n; i++)
 		((unsigned char *)&cur[i])[pad_at] = 0x5a;
-	ck_assert_msg(dnat_plan_matches(&p, cur, p.n),
+	ck_assert_msg(dnat_iptc_matches(p.rules, p.n, cur, p.n),
 		      "rules equal in every field but the padding byte do not match");
+}
+END_TEST
+
+/* ---- the nftables rendering ---------------------------------------------- */
+
+static const struct {
+	const char *dns1, *dns2;
+	unsigned n_res;
+	const char *want; /* the rules in nft's syntax, ";"-separated */
+} nft_cases[] = {
+	{ "10.139.1.1", "10.139.1.2", 2,
+	  "ip daddr 10.139.1.1 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.1 tcp dport 53 dnat to 192.168.1.1;"
+	  "ip daddr 10.139.1.2 udp dport 53 dnat to 192.168.1.2;ip daddr 10.139.1.2 tcp dport 53 dnat to 192.168.1.2" },
+	{ "10.139.1.1", "10.139.1.2", 1,
+	  "ip daddr 10.139.1.1 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.1 tcp dport 53 dnat to 192.168.1.1;"
+	  "ip daddr 10.139.1.2 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.2 tcp dport 53 dnat to 192.168.1.1" },
+	{ "10.139.1.1", NULL, 3,
+	  "ip daddr 10.139.1.1 udp dport 53 dnat to 192.168.1.1;ip daddr 10.139.1.1 tcp dport 53 dnat to 192.168.1.1" },
+	/* no resolver: a real drop, not a DNAT to 0.0.0.0 */
+	{ "10.139.1.1", "10.139.1.2", 0,
+	  "ip daddr 10.139.1.1 udp dport 53 drop;ip daddr 10.139.1.1 tcp dport 53 drop;"
+	  "ip daddr 10.139.1.2 udp dport 53 drop;ip daddr 10.139.1.2 tcp dport 53 drop" },
+	{ NULL, "10.139.1.2", 2, "" },
+};
+
+START_TEST(test_nft_rules)
+{
+	struct nftq_dns_rule rules[DNAT_NFT_MAX_RULES];
+	char out[1024] = "", line[128];
+	struct dnat_plan p;
+	unsigned n;
+
+	build(nft_cases[_i].dns1, nft_cases[_i].dns2, R, nft_cases[_i].n_res, &p);
+	memset(rules, 0xa5, sizeof(rules));
+	n = dnat_nft_rules(&p, rules);
+	ck_assert_uint_eq(n, 2 * p.n);
+	for (unsigned i = 0; i < n; i++) {
+		/* a dropping rule carries no resolver */
+		ck_assert(!rules[i].drop || rules[i].to.s_addr == 0);
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? ";" : "",
+			 dnat_nft_rule_to_string(&rules[i], line, sizeof(line)));
+	}
+	ck_assert_str_eq(out, nft_cases[_i].want);
 }
 END_TEST
 
@@ -326,7 +435,15 @@ int main(void)
 	tcase_add_test(tc, test_build_same_resolver_twice);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("matches");
+	tc = tcase_create("iptc");
+	tcase_add_loop_test(tc, test_iptc_rules, 0, ELEMENTSOF(build_cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("nft");
+	tcase_add_loop_test(tc, test_nft_rules, 0, ELEMENTSOF(nft_cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("iptc-matches");
 	tcase_add_test(tc, test_matches_same);
 	tcase_add_test(tc, test_matches_empty);
 	tcase_add_test(tc, test_matches_drop);
