@@ -200,6 +200,13 @@ static pid_t start_qubesdb(void)
 
 static void row(const char *label, double *v, unsigned n, long rss_kib);
 
+/* The scratch directory goes at exit, whatever the exit. */
+static void remove_workdir(void)
+{
+	umount2(workdir, MNT_DETACH);
+	rmdir(workdir);
+}
+
 /* One QubesDB READ: the 72-byte header out, the reply header and value
  * back (the protocol of SPEC.md, written out here so the bench stays
  * independent of the client it measures). */
@@ -471,7 +478,10 @@ int main(int argc, char **argv)
 		die("private mounts");
 	/* A scratch directory of our own (the build tree may be under /tmp,
 	 * so /tmp itself stays as it is). */
-	if (!mkdtemp(workdir) || mount("tmpfs", workdir, "tmpfs", 0, "mode=0700") < 0)
+	if (!mkdtemp(workdir))
+		die("scratch directory");
+	atexit(remove_workdir); /* also when a run fails */
+	if (mount("tmpfs", workdir, "tmpfs", 0, "mode=0700") < 0)
 		die("scratch directory");
 	snprintf(path, sizeof(path), "%s/xtables.lock", workdir);
 	setenv("XTABLES_LOCKFILE", path, 1);
@@ -565,8 +575,6 @@ int main(int argc, char **argv)
 
 	kill(xs, SIGTERM);
 	waitpid(xs, NULL, 0);
-	umount2(workdir, MNT_DETACH);
-	rmdir(workdir);
 	free(on);
 	free(off);
 	free(cyc);
