@@ -65,8 +65,10 @@ summary() {
 		END { for (k in on) printf "| %s | %s | %s | %s |\n", k, on[k], off[k], c[k] }' "$rows" |
 		sort -t'|' -k2,2 -k3,3n
 }
-echo
-summary | tee -a "$rows"
+{
+	echo
+	summary
+} | tee -a "$rows"
 cp "$rows" "$out"
 echo
 echo "saved to $out"
