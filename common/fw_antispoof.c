@@ -150,31 +150,53 @@ void fw_report_done(struct fw_report *r)
 	*r = (struct fw_report){};
 }
 
-/* The devices the flowtable hooks: every interface but lo. */
+/* The kernel hooks at most this many devices to one flowtable. */
+#define ACCEL_MAX_DEVS 255
+
+static bool is_vif(const char *name)
+{
+	return strncmp(name, "vif", 3) == 0;
+}
+
+/* The devices the flowtable hooks: every interface but lo. Past the
+ * kernel's limit, the uplinks (whatever is not a vif) come first, then the
+ * newest vifs (the highest indexes: the one coming online among them). */
 static int list_devices(char ***ret, size_t *ret_n)
 {
 	struct if_nameindex *ifs = if_nameindex();
 	char **names;
 	size_t n = 0, k = 0;
+	int r = 0;
 
 	if (!ifs)
 		return negative_errno();
 	while (ifs[n].if_index)
 		n++;
-	names = calloc(n + 1, sizeof(*names));
+	names = calloc(ACCEL_MAX_DEVS + 1, sizeof(*names));
 	if (!names) {
 		if_freenameindex(ifs);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n && k < 255; i++) {
-		if (streq(ifs[i].if_name, "lo"))
-			continue;
-		names[k] = strdup(ifs[i].if_name);
-		if (!names[k])
-			break;
-		k++;
-	}
+	for (int pass = 0; pass < 2 && r == 0; pass++)
+		for (size_t i = n; i-- > 0 && k < ACCEL_MAX_DEVS;) {
+			const char *name = ifs[i].if_name;
+
+			if (streq(name, "lo") || is_vif(name) != (pass == 1))
+				continue;
+			names[k] = strdup(name);
+			if (!names[k]) {
+				r = -ENOMEM;
+				break;
+			}
+			k++;
+		}
 	if_freenameindex(ifs);
+	if (r < 0) {
+		for (size_t i = 0; i < k; i++)
+			free(names[i]);
+		free(names);
+		return r;
+	}
 	*ret = names;
 	*ret_n = k;
 	return 0;
@@ -187,26 +209,39 @@ static void free_devices(char **names)
 	free(names);
 }
 
+static int accel_over_current_devices(struct fw *fw)
+{
+	char **devs = NULL;
+	size_t n = 0;
+	int r;
+
+	r = list_devices(&devs, &n);
+	if (r < 0)
+		return r;
+	r = nftq_accel_recreate(fw->q, (const char *const *)devs, n);
+	free_devices(devs);
+	return r;
+}
+
 int fw_accel_recreate(struct fw *fw)
 {
-	int r = -ENOENT;
+	int r;
 
 	if (fw->backend != FW_NFTABLES)
 		return -EOPNOTSUPP;
+	r = accel_over_current_devices(fw);
+	if (r != -ENOENT)
+		return r;
 	/* ENOENT is what a kernel without flowtables says, and also what it
-	 * says for a device that went away after we listed it: list again
-	 * once before concluding. */
-	for (int attempt = 0; attempt < 2 && r == -ENOENT; attempt++) {
-		char **devs = NULL;
-		size_t n = 0;
-
-		r = list_devices(&devs, &n);
-		if (r < 0)
-			return r;
-		r = nftq_accel_recreate(fw->q, (const char *const *)devs, n);
-		free_devices(devs);
-	}
-	return r == -ENOENT ? -EOPNOTSUPP : r;
+	 * says for a device that went away after we listed it. Without any
+	 * device only the first is possible: that tells them apart without
+	 * listing every interface again. */
+	r = nftq_accel_recreate(fw->q, NULL, 0);
+	if (r == -ENOENT)
+		return -EOPNOTSUPP;
+	if (r < 0)
+		return r;
+	return accel_over_current_devices(fw);
 }
 
 const char *fw_antispoof_describe(enum fw_backend backend, int family, bool remove, const char *ifname,
