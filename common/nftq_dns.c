@@ -45,18 +45,11 @@ static struct nftnl_expr *expr_add(struct nftnl_rule *r, const char *name)
 	return e;
 }
 
-/* payload load LEN bytes at BASE + OFF into reg 1, then cmp eq DATA. */
-static int add_payload_cmp(struct nftnl_rule *r, uint32_t base, uint32_t off, const void *data, uint32_t len)
+/* cmp eq reg 1 against DATA; its length must equal the load before it. */
+static int add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len)
 {
-	struct nftnl_expr *p = expr_add(r, "payload"), *c;
+	struct nftnl_expr *c = expr_add(r, "cmp");
 
-	if (!p)
-		return -ENOMEM;
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
-	c = expr_add(r, "cmp");
 	if (!c)
 		return -ENOMEM;
 	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
@@ -64,22 +57,31 @@ static int add_payload_cmp(struct nftnl_rule *r, uint32_t base, uint32_t off, co
 	return nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
 }
 
+/* payload load LEN bytes at BASE + OFF into reg 1, then cmp eq DATA. */
+static int add_payload_cmp(struct nftnl_rule *r, uint32_t base, uint32_t off, const void *data, uint32_t len)
+{
+	struct nftnl_expr *p = expr_add(r, "payload");
+
+	if (!p)
+		return -ENOMEM;
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
+	return add_cmp_eq(r, data, len);
+}
+
 /* meta l4proto into reg 1 (the dependency nft puts before `udp dport`),
  * then cmp eq the one-byte protocol. */
 static int add_l4proto_cmp(struct nftnl_rule *r, uint8_t proto)
 {
-	struct nftnl_expr *m = expr_add(r, "meta"), *c;
+	struct nftnl_expr *m = expr_add(r, "meta");
 
 	if (!m)
 		return -ENOMEM;
 	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
 	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	c = expr_add(r, "cmp");
-	if (!c)
-		return -ENOMEM;
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	return nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &proto, sizeof(proto)) < 0 ? -ENOMEM : 0;
+	return add_cmp_eq(r, &proto, sizeof(proto));
 }
 
 /* immediate reg 1 = TO; nat dnat ip addr_min reg 1 -- or immediate drop. */
