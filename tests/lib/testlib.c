@@ -61,6 +61,11 @@ void tl_netns_setup(void)
 	(void)umount2("/sys", MNT_DETACH);
 	ck_assert_msg(mount("sysfs", "/sys", "sysfs", 0, NULL) == 0, "mount sysfs: %m");
 	private_tmp();
+	/* Named network namespaces (NAT mode's VIF-nat) live in /run/netns:
+	 * give each test its own, so tests and the host never see each
+	 * other's. Creating the directory itself is what `ip netns` does. */
+	(void)mkdir("/run/netns", 0755);
+	ck_assert_msg(mount("tmpfs", "/run/netns", "tmpfs", 0, "mode=755") == 0, "mount /run/netns: %m");
 
 	strcpy(lockfile, "/tmp/qvt-xtlock.XXXXXX");
 	fd = mkstemp(lockfile);

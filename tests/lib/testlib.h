@@ -13,8 +13,9 @@
 #include "fw.h"
 #include "util.h"
 
-/* Checked fixture: fresh netns with lo up, /sys remounted for it, and a
- * private XTABLES_LOCKFILE so tests never contend with the host's lock. */
+/* Checked fixture: fresh netns with lo up, /sys remounted for it, its own
+ * empty /run/netns, and a private XTABLES_LOCKFILE so tests never contend
+ * with the host's lock. */
 void tl_netns_setup(void);
 void tl_netns_teardown(void);
 
