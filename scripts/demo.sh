@@ -10,8 +10,11 @@
 # ruleset with sets, client vifs in interface group 2) unless --xtables or
 # QVT_DEMO_GEN=xtables asks for the x_tables one (Qubes R4.1, plain Xen).
 set -euo pipefail
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
 top=$PWD
+# shellcheck source=qubesnet.sh
+source scripts/qubesnet.sh
 
 gen=${QVT_DEMO_GEN:-nftables}
 for a in "$@"; do
@@ -35,6 +38,10 @@ nftables | xtables) ;;
 	exit 2
 	;;
 esac
+[ "$(id -u)" -eq 0 ] || { echo "demo: needs root (it builds network namespaces)" >&2; exit 1; }
+# The network lives in a mount namespace of the demo's own, with its own
+# /run/netns (scripts/qubesnet.sh): this re-runs the demo there.
+qnet_private "$self" "$@"
 
 # quiet CMD...: CMD's output only when it fails -- then all of it.
 quiet() {
@@ -58,8 +65,6 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 quiet ninja -C "$build"
 
-# shellcheck source=qubesnet.sh
-source scripts/qubesnet.sh
 QNET_BUILD=$build
 QNET_GEN=$gen
 QNET_P=${QVT_DEMO_PREFIX:-qvt-demo}

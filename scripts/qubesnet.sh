@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# The simulated Qubes network, as a library for the demo, the end-to-end
-# tests and the benchmark. Source it, set QNET_BUILD to a build directory
-# (and QNET_GEN to the generation), then `qnet_up` ... `qnet_down`.
+# The simulated Qubes network, as a library for the demo and the end-to-end
+# tests. Source it, call `qnet_private "$0" "$@"` (below), set QNET_BUILD
+# to a build directory (and QNET_GEN to the generation), then `qnet_up` ...
+# `qnet_down`.
 #
 #   upstream  ── wan0/eth0 ──  sys-net  ── vif2.0/eth0 ──  sys-firewall ─┬─ vif3.0/eth0 ── work
 #   (resolvers R1, R2,         (netvm)                     (proxy)      └─ vif4.0/eth0 ── untrusted
@@ -26,6 +27,16 @@
 # The test-only packet counters (qnet_watch, qnet_watch_port) follow the
 # generation: a table `inet qnet-watch` in one, mangle PREROUTING in the
 # other, so neither generation's netvm holds the other's kind of rule.
+#
+# Named network namespaces are bind mounts under /run/netns, and NAT mode
+# makes one per client (VIF-nat) from inside vif-route-qubes, which must
+# therefore run in a mount namespace that outlives it, as libxl runs it in
+# the netvm's root one. The whole network runs in a mount namespace of the
+# calling script's own (qnet_private) with an empty tmpfs on /run/netns:
+# the domains and every VIF-nat namespace live there, vif-route-qubes runs
+# in it (nsenter into the backend's network namespace, never `ip netns
+# exec`, whose throwaway mount namespace would take a new namespace's name
+# with it), and the host's /run/netns never sees any of them.
 
 QNET_P=${QNET_P:-qvt}           # namespace name prefix
 QNET_DIR=${QNET_DIR:-}          # scratch directory (made by qnet_up)
@@ -58,7 +69,28 @@ QNET_NAME=qubes.test            # the name upstream resolves: R1 says .1, R2 say
 QNET_ANSWER_R1=192.0.2.1
 QNET_ANSWER_R2=192.0.2.2
 
+QNET_DOMAINS="upstream sys-net sys-firewall work untrusted"
+
 qnet_ns() { echo "$QNET_P-$1"; }
+
+# qnet_private SCRIPT [ARG...]: first thing in a script that uses qnet, as
+# `qnet_private "$0" "$@"` (root only): re-runs the script (same pid) in a
+# mount namespace of its own, a slave of the host's, with an empty tmpfs on
+# /run/netns; returns at once when already there. qnet_up refuses to run
+# anywhere else.
+qnet_private() {
+	if ! _qnet_is_private; then
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		exec unshare --mount --propagation slave -- bash -c \
+			'mkdir -p /run/netns && mount -t tmpfs -o mode=0755 qnet-netns /run/netns &&
+			 QNET_MNTNS=$(readlink /proc/self/ns/mnt) && export QNET_MNTNS && exec bash "$@"' qnet "$@"
+	fi
+}
+# QNET_MNTNS names the mount namespace qnet_private made; its children
+# (`ip netns exec` makes one per command) are not it.
+_qnet_is_private() {
+	[ -n "${QNET_MNTNS:-}" ] && [ "$QNET_MNTNS" = "$(readlink /proc/self/ns/mnt)" ]
+}
 
 # qnet_exec DOMAIN CMD...: CMD inside DOMAIN's namespace.
 qnet_exec() {
@@ -72,14 +104,33 @@ qnet_exec() {
 # resolv.conf, and a systemctl that only records what it was asked (the
 # updates proxy restart).
 qnet_domain() {
-	local d=$1 qdb=QUBESDB_SOCKET=
+	local d=$1 envv
 	shift
-	[ -S "$QNET_DIR/$d.qubesdb.sock" ] && qdb=QUBESDB_SOCKET="$QNET_DIR/$d.qubesdb.sock"
+	_qnet_env "$d"
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	ip netns exec "$(qnet_ns "$d")" sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
-		"$QNET_DIR/$d.resolv.conf" \
-		env XENSTORED_PATH="$QNET_DIR/$d.xenstored.sock" XTABLES_LOCKFILE="$QNET_DIR/$d.xtables.lock" \
-		"$qdb" VIF_ROUTE_QUBES_LOCK_DIR="$QNET_DIR/$d.locks" \
-		PATH="$QNET_DIR/bin:$QNET_BUILD/vif-route-qubes:$QNET_BUILD/setup-dnat-to-ns:$PATH" "$@"
+		"$QNET_DIR/$d.resolv.conf" "${envv[@]}" "$@"
+}
+
+# qnet_run DOMAIN CMD...: as qnet_domain, but in the domain's network
+# namespace only (nsenter), in the mount namespace of the caller
+# (qnet_private's): what CMD mounts stays, as a netvm's hotplug scripts'
+# mounts do. No resolv.conf (nor /sys) of the domain's: for vif-route-qubes.
+qnet_run() {
+	local d=$1 envv
+	shift
+	_qnet_env "$d"
+	nsenter --net="/run/netns/$(qnet_ns "$d")" "${envv[@]}" "$@"
+}
+
+# _qnet_env DOMAIN: sets the caller's array envv to `env NAME=VALUE...`
+# for that domain's programs.
+_qnet_env() {
+	local d=$1 qdb=QUBESDB_SOCKET=
+	[ -S "$QNET_DIR/$d.qubesdb.sock" ] && qdb=QUBESDB_SOCKET="$QNET_DIR/$d.qubesdb.sock"
+	envv=(env XENSTORED_PATH="$QNET_DIR/$d.xenstored.sock" XTABLES_LOCKFILE="$QNET_DIR/$d.xtables.lock"
+		"$qdb" VIF_ROUTE_QUBES_LOCK_DIR="$QNET_DIR/$d.locks"
+		PATH="$QNET_DIR/bin:$QNET_BUILD/vif-route-qubes:$QNET_BUILD/setup-dnat-to-ns:$PATH")
 }
 
 # qnet_xs DOMAIN xenstore-CMD ARGS...: that backend's xenstore.
@@ -116,9 +167,10 @@ qnet_qubesdb_stop() {
 	return 0
 }
 
-# qnet_vif BACKEND DOMID online|offline: as libxl runs the vif's script.
+# qnet_vif BACKEND DOMID online|offline: as libxl runs the vif's script,
+# in the backend's namespace and in the network's mount namespace.
 qnet_vif() {
-	qnet_domain "$1" env vif="vif$2.0" XENBUS_PATH="backend/vif/$2/0" vif-route-qubes "$3" type_if=vif
+	qnet_run "$1" env vif="vif$2.0" XENBUS_PATH="backend/vif/$2/0" vif-route-qubes "$3" type_if=vif
 }
 
 # qnet_set_resolv DOMAIN SERVER...: what DHCP would write.
@@ -285,11 +337,12 @@ _qnet_backend() {
 qnet_up() {
 	QNET_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	[ -x "$QNET_BUILD/vif-route-qubes/vif-route-qubes" ] || { echo "qnet: no build in '$QNET_BUILD'" >&2; return 1; }
+	_qnet_is_private || { echo "qnet: not in a mount namespace of its own (call qnet_private first)" >&2; return 1; }
 	case $QNET_GEN in
 	nftables | xtables) ;;
 	*) echo "qnet: QNET_GEN must be nftables or xtables, not '$QNET_GEN'" >&2; return 1 ;;
 	esac
-	QNET_DIR=$(mktemp -d /tmp/qvt-net.XXXXXX)
+	QNET_DIR=$(mktemp -d -t qvt-net.XXXXXX) # in TMPDIR, or /tmp
 	QNET_P=$QNET_P QNET_DIR=$QNET_DIR QNET_BUILD=$QNET_BUILD QNET_SRC=$QNET_SRC QNET_GEN=$QNET_GEN \
 		bash -euo pipefail -c 'source "$QNET_SRC/scripts/qubesnet.sh"; _qnet_build'
 }
@@ -303,9 +356,9 @@ _qnet_build() {
 		"$QNET_BUILD/setup-dnat-to-ns/qubes-nmhook" >"$QNET_DIR/qubes-nmhook"
 	chmod +x "$QNET_DIR/qubes-nmhook"
 
-	for d in upstream sys-net sys-firewall work untrusted; do
-		ip netns add "$(qnet_ns $d)"
-		qnet_exec $d ip link set lo up
+	for d in $QNET_DOMAINS; do
+		ip netns add "$(qnet_ns "$d")"
+		qnet_exec "$d" ip link set lo up
 		: >"$QNET_DIR/$d.resolv.conf"
 	done
 
@@ -368,9 +421,12 @@ _qnet_build() {
 }
 
 # qnet_down: everything qnet_up made goes away (safe to call twice, after a
-# partial qnet_up, and under the caller's set -e).
+# partial qnet_up or a failed vif-route-qubes, and under the caller's set
+# -e): the daemons, every process in a namespace of the network, the
+# VIF-nat namespaces of NAT mode (every one in qnet_private's /run/netns is
+# the network's), then the domains.
 qnet_down() {
-	local pid
+	local pid n
 	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
 		for f in "$QNET_DIR"/*.pid; do
 			[ -f "$f" ] || continue
@@ -378,9 +434,16 @@ qnet_down() {
 			[ -z "$pid" ] || kill "$pid" 2>/dev/null || true
 		done
 	fi
-	for d in upstream sys-net sys-firewall work untrusted; do
-		{ ip netns pids "$(qnet_ns $d)" 2>/dev/null || true; } | xargs -r kill 2>/dev/null || true
-		ip netns del "$(qnet_ns $d)" 2>/dev/null || true
+	if _qnet_is_private; then
+		for n in /run/netns/vif*-nat; do
+			[ -e "$n" ] || continue
+			{ ip netns pids "${n##*/}" 2>/dev/null || true; } | xargs -r kill 2>/dev/null || true
+			ip netns del "${n##*/}" 2>/dev/null || rm -f "$n"
+		done
+	fi
+	for d in $QNET_DOMAINS; do
+		{ ip netns pids "$(qnet_ns "$d")" 2>/dev/null || true; } | xargs -r kill 2>/dev/null || true
+		ip netns del "$(qnet_ns "$d")" 2>/dev/null || true
 	done
 	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
 		rm -rf "$QNET_DIR"

@@ -25,11 +25,23 @@ t_build_error_shown() {
 	grep -q FAKE-BUILD-ERROR <<<"$out" || { echo "the build error was hidden:"; echo "$out"; return 1; }
 }
 
+# netns_names: what the host's /run/netns names of the demo's network (its
+# domains, NAT mode's VIF-nat), one a line; other tests may run meanwhile.
+netns_names() {
+	local n
+	for n in /run/netns/qvt-dt-"$$"-* /run/netns/vif*-nat; do
+		[ -e "$n" ] && echo "${n##*/}"
+	done
+	return 0
+}
+
 # t_demo_through_a_pipe GEN [DEMO ARGS]: the demo of that generation.
 t_demo_through_a_pipe() {
-	local gen=$1 out rc=0
+	local gen=$1 out rc=0 tmp=$scratch/tmp-$1 names0
 	shift
-	out=$(QVT_DEMO_BUILD="$QNET_BUILD" QVT_DEMO_PREFIX=qvt-dt-$$ "$top/scripts/demo.sh" "$@" 2>&1 | cat) || rc=$?
+	mkdir -p "$tmp"
+	names0=$(netns_names)
+	out=$(TMPDIR=$tmp QVT_DEMO_BUILD="$QNET_BUILD" QVT_DEMO_PREFIX=qvt-dt-$$ "$top/scripts/demo.sh" "$@" 2>&1 | cat) || rc=$?
 	[ "$rc" -eq 0 ] || { echo "exit $rc:"; echo "$out"; return 1; }
 	if grep -q $'\033' <<<"$out"; then
 		echo "colour codes in a pipe:"
@@ -55,7 +67,11 @@ t_demo_through_a_pipe() {
 		echo "$out"
 		return 1
 	fi
-	! ip netns list | grep -q "qvt-dt-$$" || { echo "namespaces left behind"; return 1; }
+	# The network ran in a mount namespace of its own: the host's
+	# /run/netns never named any of it; and nothing of it remains.
+	[ "$(netns_names)" = "$names0" ] || { echo "the host's /run/netns changed:"; diff <(echo "$names0") <(netns_names); return 1; }
+	! pgrep -a -f "$tmp/" || { echo "processes of the demo's network remain"; return 1; }
+	[ -z "$(ls -A "$tmp")" ] || { echo "files of the demo's network remain:"; ls -A "$tmp"; return 1; }
 }
 
 check "a build error is shown, and the demo stops" t_build_error_shown

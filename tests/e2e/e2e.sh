@@ -17,7 +17,9 @@ source "$here/../lib/tap.sh"
 : "${QNET_BUILD:?set QNET_BUILD to a build directory}"
 gens=${QVT_E2E_GENS:-nftables xtables}
 
-tap_require_root "root, dnsmasq, dig and nft" dnsmasq dig nft
+tap_require_root "root, dnsmasq, dig, nft, unshare and nsenter" dnsmasq dig nft unshare nsenter
+# A mount namespace of its own, with its own /run/netns (scripts/qubesnet.sh).
+qnet_private "$0" "$@"
 
 QNET_P=qvt-e2e-$$
 trap qnet_down EXIT
