@@ -148,15 +148,33 @@ qnet_qdb() {
 }
 
 # qnet_qubesdb_start DOMAIN GW GW6: the QubesDB dom0 fills for a network
-# domain: its gateway addresses and the virtual DNS addresses.
+# domain: its gateway addresses and the virtual DNS addresses, and the
+# clients' address mappings (qnet_map) made so far.
 qnet_qubesdb_start() {
-	local d=$1 gw=$2 gw6=$3
+	local d=$1 gw=$2 gw6=$3 kv
+	local -a mapped=()
 	rm -f "$QNET_DIR/$d.qubesdb.sock"
+	if [ -f "$QNET_DIR/$d.mapped" ]; then
+		while read -r kv; do mapped+=(--set "$kv"); done <"$QNET_DIR/$d.mapped"
+	fi
 	"$QNET_BUILD/tests/qubesdb/test-qubesdb" --socket "$QNET_DIR/$d.qubesdb.sock" --daemon \
 		--pid-file "$QNET_DIR/$d.qubesdb.pid" \
 		--set "/qubes-netvm-gateway=$gw" --set "/qubes-netvm-gateway6=$gw6" \
 		--set "/qubes-netvm-primary-dns=$QNET_DNS1" --set "/qubes-netvm-secondary-dns=$QNET_DNS2" \
-		--set "/qubes-service/harden-network-interfaces=1"
+		--set "/qubes-service/harden-network-interfaces=1" "${mapped[@]}"
+}
+
+# qnet_map BACKEND IP VISIBLE_IP VISIBLE_GW: what dom0 writes into a
+# backend's QubesDB for each client before its vif comes up: the address
+# and gateway the client sees (its own ones, unless it is in NAT mode).
+# Kept for every later qnet_qubesdb_start of that backend.
+qnet_map() {
+	local d=$1 ip=$2 vip=$3 vgw=$4
+	printf '%s\n' "/mapped-ip/$ip/visible-ip=$vip" "/mapped-ip/$ip/visible-gateway=$vgw" >>"$QNET_DIR/$d.mapped"
+	if [ -S "$QNET_DIR/$d.qubesdb.sock" ]; then
+		qnet_qdb "$d" write "/mapped-ip/$ip/visible-ip" "$vip"
+		qnet_qdb "$d" write "/mapped-ip/$ip/visible-gateway" "$vgw"
+	fi
 }
 
 # qnet_qubesdb_stop DOMAIN: as on plain Xen, no QubesDB at all.
@@ -394,6 +412,7 @@ _qnet_build() {
 	_qnet_link sys-net vif2.0 sys-firewall eth0 "$QNET_FW_MAC"
 	qnet_xs sys-net xenstore-write backend/vif/2/0/ip "$QNET_FW_IP $QNET_FW_IP6" \
 		backend/vif/2/0/mac "$QNET_FW_MAC" backend/vif/2/0/type vif
+	qnet_map sys-net "$QNET_FW_IP" "$QNET_FW_IP" "$QNET_NET_GW"
 	qnet_vif sys-net 2 online
 	_qnet_client sys-firewall "$QNET_FW_IP" "$QNET_NET_GW" "$QNET_FW_IP6" "$QNET_NET_GW6"
 	# ... and the backend of work and untrusted; its resolvers are the
@@ -405,14 +424,18 @@ _qnet_build() {
 	_qnet_link sys-firewall vif3.0 work eth0 "$QNET_WORK_MAC"
 	qnet_xs sys-firewall xenstore-write backend/vif/3/0/ip "$QNET_WORK_IP $QNET_WORK_IP6" \
 		backend/vif/3/0/mac "$QNET_WORK_MAC" backend/vif/3/0/type vif
+	qnet_map sys-firewall "$QNET_WORK_IP" "$QNET_WORK_IP" "$QNET_FW_GW"
 	qnet_vif sys-firewall 3 online
 	_qnet_client work "$QNET_WORK_IP" "$QNET_FW_GW" "$QNET_WORK_IP6" "$QNET_FW_GW6"
+	qnet_set_resolv work "$QNET_DNS1" "$QNET_DNS2"
 
 	_qnet_link sys-firewall vif4.0 untrusted eth0 "$QNET_UNTR_MAC"
 	qnet_xs sys-firewall xenstore-write backend/vif/4/0/ip "$QNET_UNTR_IP" \
 		backend/vif/4/0/mac "$QNET_UNTR_MAC" backend/vif/4/0/type vif
+	qnet_map sys-firewall "$QNET_UNTR_IP" "$QNET_UNTR_IP" "$QNET_FW_GW"
 	qnet_vif sys-firewall 4 online
 	_qnet_client untrusted "$QNET_UNTR_IP" "$QNET_FW_GW" "" ""
+	qnet_set_resolv untrusted "$QNET_DNS1" "$QNET_DNS2"
 
 	# Where addresses are seen: each hop counts what arrives from whom.
 	qnet_watch upstream "$QNET_NET_WAN" "$QNET_FW_IP" "$QNET_WORK_IP" "$QNET_UNTR_IP" \
