@@ -99,9 +99,10 @@ cat <<EOF
     sys-net          net VM: real uplink, serves sys-firewall through vif2.0
        │ vif2.0: gateway $QNET_NET_GW
        │ eth0:   $QNET_FW_IP
-    sys-firewall     proxy VM: client of sys-net, serves two VMs
+    sys-firewall     proxy VM: client of sys-net, serves three VMs
        ├─ vif3.0 ── work       $QNET_WORK_IP, $QNET_WORK_IP6
-       └─ vif4.0 ── untrusted  $QNET_UNTR_IP (no IPv6)
+       ├─ vif4.0 ── untrusted  $QNET_UNTR_IP (no IPv6)
+       └─ vif5.0 ── anon       $QNET_ANON_IP, seen by itself as $QNET_ANON_VIP (NAT mode)
 
 Every domain is a network namespace, every virtual NIC a veth pair named as
 Xen names it. Each backend has its own xenstore with what the toolstack

@@ -5,8 +5,12 @@
 # `qnet_down`.
 #
 #   upstream  ── wan0/eth0 ──  sys-net  ── vif2.0/eth0 ──  sys-firewall ─┬─ vif3.0/eth0 ── work
-#   (resolvers R1, R2,         (netvm)                     (proxy)      └─ vif4.0/eth0 ── untrusted
-#    a host to ping)
+#   (resolvers R1, R2,         (netvm)                     (proxy)      ├─ vif4.0/eth0 ── untrusted
+#    a host to ping)                                                    └─ vif5.0/eth0 ── anon (NAT mode)
+#
+# anon is a client in NAT mode (Qubes' net.fake-ip, as Whonix uses it): it
+# knows itself only by a visible address and gateway, and vif-route-qubes
+# puts its vif in a namespace vif5.0-nat that translates to its real one.
 #
 # Each domain is a network namespace; each backend (sys-net, sys-firewall)
 # has its own test xenstored holding what the toolstack writes, its own
@@ -65,11 +69,16 @@ QNET_WORK_IP6=fd09:24ef:4179::a89:a
 QNET_WORK_MAC=00:16:3e:5e:6c:03
 QNET_UNTR_IP=10.137.0.11        # untrusted (domain 4), no IPv6
 QNET_UNTR_MAC=00:16:3e:5e:6c:04
+QNET_ANON_IP=10.137.0.12        # anon (domain 5), NAT mode: its real address,
+QNET_ANON_IP6=fd09:24ef:4179::a89:c # and an IPv6 one it never gets (SPEC: none in NAT mode)
+QNET_ANON_MAC=00:16:3e:5e:6c:05
+QNET_ANON_VIP=10.152.152.11     # the address anon knows itself by (visible-ip)
+QNET_ANON_VGW=10.152.152.10     # the gateway anon knows (visible-gateway)
 QNET_NAME=qubes.test            # the name upstream resolves: R1 says .1, R2 says .2
 QNET_ANSWER_R1=192.0.2.1
 QNET_ANSWER_R2=192.0.2.2
 
-QNET_DOMAINS="upstream sys-net sys-firewall work untrusted"
+QNET_DOMAINS="upstream sys-net sys-firewall work untrusted anon"
 
 qnet_ns() { echo "$QNET_P-$1"; }
 
@@ -330,6 +339,19 @@ _qnet_client() {
 	return 0
 }
 
+# qnet_plug BACKEND DOMID CLIENT MAC IP GW [IP6 GW6]: the client's NIC as
+# Xen makes it when the VM starts: vifDOMID.0 in BACKEND paired with the
+# client's eth0 (MAC), and the client's configuration (_qnet_client) --
+# nothing when the client has its eth0 already. (A vif in NAT mode dies
+# with its namespace at offline, and its client's eth0 with it.)
+qnet_plug() {
+	local b=$1 id=$2 d=$3 mac=$4
+	shift 4
+	qnet_exec "$d" ip link show dev eth0 >/dev/null 2>&1 && return 0
+	_qnet_link "$b" "vif$id.0" "$d" eth0 "$mac" &&
+		_qnet_client "$d" "$@" "" "" ""
+}
+
 # A backend's own setup before any vif: forwarding, base firewall of its
 # generation, its xenstore (the toolstack's keys come with each vif) and
 # its QubesDB with the domain's keys, as on a Qubes VM. Its uplink is eth0.
@@ -415,7 +437,7 @@ _qnet_build() {
 	qnet_map sys-net "$QNET_FW_IP" "$QNET_FW_IP" "$QNET_NET_GW"
 	qnet_vif sys-net 2 online
 	_qnet_client sys-firewall "$QNET_FW_IP" "$QNET_NET_GW" "$QNET_FW_IP6" "$QNET_NET_GW6"
-	# ... and the backend of work and untrusted; its resolvers are the
+	# ... and the backend of work, untrusted and anon; its resolvers are the
 	# virtual ones sys-net gave it.
 	_qnet_backend sys-firewall "$QNET_FW_GW" "$QNET_FW_GW6"
 	qnet_set_resolv sys-firewall "$QNET_DNS1" "$QNET_DNS2"
@@ -437,10 +459,22 @@ _qnet_build() {
 	_qnet_client untrusted "$QNET_UNTR_IP" "$QNET_FW_GW" "" ""
 	qnet_set_resolv untrusted "$QNET_DNS1" "$QNET_DNS2"
 
+	# anon, in NAT mode: the toolstack gives its real addresses (the IPv6
+	# one it must not get), dom0 the addresses it sees instead; it knows
+	# only those.
+	qnet_plug sys-firewall 5 anon "$QNET_ANON_MAC" "$QNET_ANON_VIP" "$QNET_ANON_VGW"
+	qnet_xs sys-firewall xenstore-write backend/vif/5/0/ip "$QNET_ANON_IP $QNET_ANON_IP6" \
+		backend/vif/5/0/mac "$QNET_ANON_MAC" backend/vif/5/0/type vif
+	qnet_map sys-firewall "$QNET_ANON_IP" "$QNET_ANON_VIP" "$QNET_ANON_VGW"
+	qnet_vif sys-firewall 5 online
+	qnet_set_resolv anon "$QNET_DNS1" "$QNET_DNS2"
+
 	# Where addresses are seen: each hop counts what arrives from whom.
 	qnet_watch upstream "$QNET_NET_WAN" "$QNET_FW_IP" "$QNET_WORK_IP" "$QNET_UNTR_IP" \
-		"$QNET_NET_WAN6" "$QNET_FW_IP6" "$QNET_WORK_IP6"
-	qnet_watch sys-net "$QNET_FW_IP" "$QNET_WORK_IP" "$QNET_UNTR_IP" "$QNET_FW_IP6" "$QNET_WORK_IP6"
+		"$QNET_ANON_IP" "$QNET_ANON_VIP" "$QNET_NET_WAN6" "$QNET_FW_IP6" "$QNET_WORK_IP6"
+	qnet_watch sys-net "$QNET_FW_IP" "$QNET_WORK_IP" "$QNET_UNTR_IP" "$QNET_ANON_IP" "$QNET_ANON_VIP" \
+		"$QNET_FW_IP6" "$QNET_WORK_IP6"
+	qnet_watch sys-firewall "$QNET_ANON_IP" "$QNET_ANON_VIP" "$QNET_ANON_IP6"
 }
 
 # qnet_down: everything qnet_up made goes away (safe to call twice, after a
