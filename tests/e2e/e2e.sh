@@ -317,6 +317,237 @@ t_empty_ip_drops_all() {
 	pings untrusted "$QNET_HOST" || fail "untrusted does not come back with its address"
 }
 
+# --- NAT mode: anon (Qubes' net.fake-ip, as Whonix uses it) ----------------
+# anon knows itself as QNET_ANON_VIP behind QNET_ANON_VGW only; sys-firewall
+# knows it by its real QNET_ANON_IP. vif-route-qubes puts its Xen vif in a
+# namespace vif5.0-nat that translates, and serves a veth vif5.0 instead.
+
+NAT_NS=vif5.0-nat
+ANON_SPOOF=10.152.152.99 # neither of anon's addresses
+
+# nat_exec CMD...: CMD inside anon's NAT namespace.
+nat_exec() { ip netns exec "$NAT_NS" "$@"; }
+# A real namespace, not merely a name (`ip netns` lists plain files too).
+nat_ns_exists() { nat_exec true 2>/dev/null; }
+# anon's NIC comes back as Xen makes it when the VM starts (it dies with
+# the namespace at offline).
+anon_plug() { qnet_plug sys-firewall 5 anon "$QNET_ANON_MAC" "$QNET_ANON_VIP" "$QNET_ANON_VGW"; }
+# nat_namespaces: the VIF-nat namespaces that exist, one a line.
+nat_namespaces() {
+	for n in /run/netns/vif*-nat; do
+		[ -e "$n" ] && echo "${n##*/}"
+	done
+	return 0
+}
+# link_field CMD...: from `CMD` (an `ip -o link show dev IF`), "INDEX PEER
+# MAC" (PEER: the index after '@if', or '-').
+link_field() {
+	"$@" 2>/dev/null | awk '{ i = $1; sub(/:$/, "", i); p = "-"; if ($2 ~ /@if[0-9]+:$/) { p = $2; sub(/.*@if/, "", p); sub(/:$/, "", p) }
+		for (k = 1; k < NF; k++) if ($k == "link/ether") m = $(k + 1); print i, p, m; exit }'
+}
+# anon_drops: what drops packets that reach sys-firewall from vif5.0 with
+# a source other than anon's real address.
+anon_drops() { spoof_drops ip vif5.0 "$QNET_ANON_IP"; }
+# no_state_of_anon: offline left nothing of anon's in sys-firewall.
+no_state_of_anon() {
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip vif5.0)" "" "IPv4 elements of vif5.0 in allowed"
+		expect_eq "$(elements sys-firewall ip6 vif5.0)" "" "IPv6 elements of vif5.0 in allowed"
+		! downstream sys-firewall ip | grep -qx "$QNET_ANON_IP" || fail "anon's address remains in downstream"
+	else
+		! qnet_domain sys-firewall iptables-legacy-save -t raw | grep -q -e 'vif5\.0' -e "$QNET_ANON_IP" ||
+			fail "IPv4 raw rules of vif5.0 remain"
+		! qnet_domain sys-firewall ip6tables-legacy-save -t raw | grep -q -e 'vif5\.0' -e "$QNET_ANON_IP6" ||
+			fail "IPv6 raw rules of vif5.0 remain"
+	fi
+	expect_eq "$(qnet_exec sys-firewall ip route show "$QNET_ANON_IP")" "" "the route to anon"
+	expect_eq "$(qnet_exec sys-firewall ip neigh show "$QNET_ANON_IP")" "" "the neighbour entry of anon"
+}
+
+t_anon_ping_both_hops() {
+	pings anon "$QNET_HOST" || fail "anon cannot ping $QNET_HOST (NAT namespaces: $(nat_namespaces | tr '\n' ' '))"
+}
+
+t_anon_dns() {
+	expect_eq "$(resolve anon "$QNET_DNS1")" "$QNET_ANSWER_R1" "anon's query to DNS1"
+	expect_eq "$(resolve anon "$QNET_DNS1" +tcp)" "$QNET_ANSWER_R1" "anon's query to DNS1 over TCP"
+}
+
+# Where each of anon's addresses is seen: the real one at sys-firewall
+# only, the visible one nowhere. Packets with the visible address reaching
+# sys-firewall would have been counted, or dropped by its anti-spoofing.
+t_anon_addresses_seen() {
+	local fw0 drops0 d
+	fw0=$(qnet_seen sys-firewall "$QNET_ANON_IP")
+	drops0=$(anon_drops)
+	pings anon "$QNET_HOST" || fail "anon cannot ping $QNET_HOST"
+	[ "$(qnet_seen sys-firewall "$QNET_ANON_IP")" -gt "$fw0" ] || fail "sys-firewall never saw anon's real address"
+	expect_eq "$(qnet_seen sys-firewall "$QNET_ANON_VIP")" 0 "packets sys-firewall saw from anon's visible address"
+	expect_eq "$(anon_drops)" "$drops0" "sys-firewall's anti-spoofing drops while anon pinged"
+	for d in sys-net upstream; do
+		expect_eq "$(qnet_seen "$d" "$QNET_ANON_VIP")" 0 "packets $d saw from anon's visible address"
+		expect_eq "$(qnet_seen "$d" "$QNET_ANON_IP")" 0 "packets $d saw from anon's real address"
+	done
+}
+
+t_anon_netvm_reaches() {
+	pings sys-firewall "$QNET_ANON_IP" || fail "sys-firewall gets no answer from anon's real address"
+}
+
+# Client isolation holds for the veth that stands for anon's vif too.
+t_anon_isolated() {
+	local d0
+	d0=$(isolation_drops)
+	no_ping work "$QNET_ANON_IP" || fail "work reached anon"
+	no_ping anon "$QNET_WORK_IP" || fail "anon reached work"
+	no_ping anon "$QNET_UNTR_IP" || fail "anon reached untrusted"
+	[ "$(isolation_drops)" -ge $((d0 + 3)) ] || fail "the client -> client DROP counter did not count the 3 pings ($d0 -> $(isolation_drops))"
+	if nft_gen; then
+		expect_eq "$(qnet_group sys-firewall vif5.0)" 2 "vif5.0's interface group"
+	fi
+}
+
+# anon sends with its real address, and with one of neither: nothing gets
+# out of its NAT namespace (sys-firewall would accept the real one: the
+# translation is all that stops it). Its gateway's MAC is pinned, so each
+# packet leaves anon whatever ARP from such a source gets.
+t_anon_spoof() {
+	local real0 drops0 up0 q0 gwmac src
+	pings anon "$QNET_HOST" || fail "anon's own address does not work"
+	gwmac=$(qnet_exec anon ip neigh show "$QNET_ANON_VGW" dev eth0 |
+		awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") { print $(i + 1); exit } }')
+	[ -n "$gwmac" ] || { fail "anon has not resolved its gateway $QNET_ANON_VGW"; return; }
+	qnet_exec anon ip neigh replace "$QNET_ANON_VGW" lladdr "$gwmac" dev eth0 nud permanent
+	qnet_watch sys-firewall "$ANON_SPOOF"
+	real0=$(qnet_seen sys-firewall "$QNET_ANON_IP")
+	drops0=$(anon_drops)
+	up0=$(qnet_seen upstream "$QNET_NET_WAN")
+	q0=$(queries_answered)
+	for src in "$QNET_ANON_IP" "$ANON_SPOOF"; do
+		qnet_exec anon ip addr add "$src/32" dev eth0
+		no_ping anon -I "$src" "$QNET_HOST" || fail "a ping from $src got an answer"
+		no_ping anon -I "$src" "$QNET_ANON_VGW" || fail "a ping from $src to anon's gateway got an answer"
+		expect_eq "$(resolve anon "$QNET_DNS1" -b "$src")" "" "a DNS query (UDP) from $src"
+		qnet_exec anon ip addr del "$src/32" dev eth0
+	done
+	qnet_exec anon ip neigh del "$QNET_ANON_VGW" dev eth0
+	expect_eq "$(qnet_seen sys-firewall "$QNET_ANON_IP")" "$real0" "packets sys-firewall saw from $QNET_ANON_IP while anon sent with it"
+	expect_eq "$(qnet_seen sys-firewall "$ANON_SPOOF")" 0 "packets sys-firewall saw from $ANON_SPOOF"
+	expect_eq "$(anon_drops)" "$drops0" "sys-firewall's anti-spoofing drops (nothing reached it)"
+	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN")" "$up0" "packets reaching upstream"
+	expect_eq "$(queries_answered)" "$q0" "queries reaching the resolvers"
+	# the same counter counts what anon sends with its own address
+	pings anon "$QNET_HOST" || fail "anon's own address no longer works"
+	[ "$(qnet_seen sys-firewall "$QNET_ANON_IP")" -gt "$real0" ] || fail "sys-firewall's counter of $QNET_ANON_IP does not count"
+}
+
+# The toolstack gave anon an IPv6 address too; in NAT mode it gets none.
+t_anon_no_ipv6() {
+	local seen0 up0
+	expect_eq "$(qnet_exec sys-firewall ip -6 route show "$QNET_ANON_IP6")" "" "sys-firewall's IPv6 route to anon"
+	expect_eq "$(qnet_exec sys-firewall ip -6 neigh show "$QNET_ANON_IP6")" "" "sys-firewall's IPv6 neighbour entry of anon"
+	expect_eq "$(qnet_exec sys-firewall ip -6 -o addr show dev vif5.0 scope global)" "" "IPv6 addresses on vif5.0"
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip6 vif5.0)" "" "vif5.0's IPv6 elements in allowed"
+		! downstream sys-firewall ip6 | grep -qx "$QNET_ANON_IP6" || fail "anon's IPv6 address is in downstream"
+	else
+		! qnet_domain sys-firewall ip6tables-legacy-save -t raw | grep -q -- "$QNET_ANON_IP6" ||
+			fail "an IPv6 raw rule names anon's IPv6 address"
+		qnet_domain sys-firewall ip6tables-legacy-save -t raw | grep -qx -- "-A PREROUTING -i vif5.0 -j DROP" ||
+			fail "no '-i vif5.0 -j DROP' in the IPv6 raw table (a family without address)"
+	fi
+	seen0=$(qnet_seen sys-firewall "$QNET_ANON_IP6")
+	up0=$(qnet_seen upstream "$QNET_NET_WAN6")
+	qnet_exec anon ip -6 addr add "$QNET_ANON_IP6/128" dev eth0 nodad
+	qnet_exec anon ip -6 route add "$QNET_FW_GW6" dev eth0
+	qnet_exec anon ip -6 route add default via "$QNET_FW_GW6" dev eth0
+	no_ping anon -6 "$QNET_HOST6"
+	local r1=$?
+	no_ping anon -6 "$QNET_FW_GW6"
+	local r2=$?
+	qnet_exec anon ip -6 route flush dev eth0 >/dev/null 2>&1
+	qnet_exec anon ip -6 addr del "$QNET_ANON_IP6/128" dev eth0
+	[ $r1 -eq 0 ] || fail "anon reached $QNET_HOST6 over IPv6"
+	[ $r2 -eq 0 ] || fail "anon reached its IPv6 gateway"
+	expect_eq "$(qnet_seen sys-firewall "$QNET_ANON_IP6")" "$seen0" "IPv6 packets sys-firewall saw from anon"
+	expect_eq "$(qnet_seen upstream "$QNET_NET_WAN6")" "$up0" "IPv6 packets reaching upstream"
+}
+
+# What online built (SPEC "NAT mode"): the namespace holds the Xen vif
+# (anon's eth0's peer) and vif5.0-p, the peer of sys-firewall's veth vif5.0.
+t_anon_namespace() {
+	local xen p fw anon
+	expect_eq "$(nat_namespaces)" "$NAT_NS" "the NAT namespaces"
+	nat_ns_exists || { fail "no namespace $NAT_NS"; return; }
+	read -r -a xen < <(link_field nat_exec ip -o link show dev vif5.0)
+	read -r -a p < <(link_field nat_exec ip -o link show dev vif5.0-p)
+	read -r -a fw < <(link_field qnet_exec sys-firewall ip -o link show dev vif5.0)
+	read -r -a anon < <(link_field qnet_exec anon ip -o link show dev eth0)
+	[ ${#xen[@]} -eq 3 ] || { fail "no vif5.0 in $NAT_NS"; return; }
+	[ ${#p[@]} -eq 3 ] || { fail "no vif5.0-p in $NAT_NS"; return; }
+	[ ${#fw[@]} -eq 3 ] || { fail "no vif5.0 in sys-firewall"; return; }
+	expect_eq "${anon[1]}" "${xen[0]}" "anon's eth0's peer: the index of vif5.0 in $NAT_NS"
+	expect_eq "${fw[1]}" "${p[0]}" "sys-firewall's vif5.0's peer: the index of vif5.0-p"
+	expect_eq "${p[1]}" "${fw[0]}" "vif5.0-p's peer: the index of sys-firewall's vif5.0"
+	qnet_exec sys-firewall ip -d link show dev vif5.0 | grep -qw veth || fail "sys-firewall's vif5.0 is not a veth"
+	expect_eq "${fw[2]}" fe:ff:ff:ff:ff:ff "the MAC of sys-firewall's vif5.0"
+	expect_eq "${p[2]}" "$QNET_ANON_MAC" "the MAC of vif5.0-p"
+	expect_eq "$(qnet_exec sys-firewall sysctl -n net.ipv6.conf.vif5.0.disable_ipv6)" 1 "disable_ipv6 on sys-firewall's vif5.0"
+	expect_eq "$(nat_exec sysctl -n net.ipv6.conf.vif5.0-p.disable_ipv6)" 1 "disable_ipv6 on vif5.0-p"
+	# inside: the real address, the visible gateway, the two neighbours
+	nat_exec ip -4 -o addr show dev vif5.0-p | grep -q " $QNET_ANON_IP/" || fail "vif5.0-p lacks $QNET_ANON_IP"
+	nat_exec ip -4 -o addr show dev vif5.0 | grep -q " $QNET_ANON_VGW/" || fail "the Xen vif lacks $QNET_ANON_VGW"
+	nat_exec ip neigh show "$QNET_ANON_VIP" dev vif5.0 | grep -q "lladdr $QNET_ANON_MAC PERMANENT" ||
+		fail "no permanent neighbour $QNET_ANON_VIP -> $QNET_ANON_MAC on the Xen vif"
+	nat_exec ip neigh show "$QNET_FW_GW" dev vif5.0-p | grep -q "lladdr fe:ff:ff:ff:ff:ff PERMANENT" ||
+		fail "no permanent neighbour $QNET_FW_GW -> fe:ff:ff:ff:ff:ff on vif5.0-p"
+	expect_eq "$(nat_exec sysctl -n net.ipv4.ip_forward)" 1 "forwarding in $NAT_NS"
+	# sys-firewall serves the veth as any vif, with the real address
+	qnet_exec sys-firewall ip route show "$QNET_ANON_IP" | grep -q "dev vif5.0 .*metric 32747" ||
+		fail "no route $QNET_ANON_IP dev vif5.0 metric 32747"
+	qnet_exec sys-firewall ip neigh show "$QNET_ANON_IP" dev vif5.0 | grep -q "lladdr $QNET_ANON_MAC PERMANENT" ||
+		fail "no permanent neighbour $QNET_ANON_IP -> $QNET_ANON_MAC on vif5.0"
+	qnet_exec sys-firewall ip -4 -o addr show dev vif5.0 | grep -q " $QNET_FW_GW/32 " || fail "vif5.0 lacks the gateway"
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip vif5.0)" "\"vif5.0\" . $QNET_ANON_IP" "vif5.0's elements in allowed"
+		downstream sys-firewall ip | grep -qx "$QNET_ANON_IP" || fail "anon's real address is not in downstream"
+	else
+		qnet_domain sys-firewall iptables-legacy-save -t raw | grep -qx -- "-A PREROUTING ! -s $QNET_ANON_IP/32 -i vif5.0 -j DROP" ||
+			fail "no raw rule dropping what vif5.0 sends from other addresses"
+	fi
+}
+
+# offline takes the namespace away (and with it the veth pair and the Xen
+# vif), and everything else of anon's; the VM starts again: a new vif, and
+# online, twice, gives it back its network.
+t_anon_offline_and_back() {
+	local ino
+	ino=$(stat -L -c %i "/run/netns/$NAT_NS" 2>/dev/null)
+	qnet_vif sys-firewall 5 offline || fail "offline failed"
+	expect_eq "$(nat_namespaces)" "" "the NAT namespaces after offline"
+	[ -n "$ino" ] || fail "there was no namespace $NAT_NS before offline"
+	[ -z "$ino" ] || ! readlink /proc/[0-9]*/ns/net 2>/dev/null | grep -qx "net:\[$ino\]" ||
+		fail "a process is still in the namespace"
+	! qnet_exec sys-firewall ip -o link show | grep -q -e 'fe:ff:ff:ff:ff:ff' -e 'vif5\.0-p' ||
+		fail "a veth of NAT mode remains in sys-firewall: $(qnet_exec sys-firewall ip -br link)"
+	no_state_of_anon
+	no_ping anon "$QNET_HOST" || fail "anon still reaches the host while offline"
+	anon_plug || fail "anon's vif could not be made again"
+	qnet_vif sys-firewall 5 online || fail "online failed"
+	qnet_vif sys-firewall 5 online || fail "a second online failed"
+	expect_eq "$(nat_namespaces)" "$NAT_NS" "the NAT namespaces after online"
+	pings anon "$QNET_HOST" || fail "anon does not reach the host after coming back"
+	expect_eq "$(resolve anon "$QNET_DNS1")" "$QNET_ANSWER_R1" "anon's DNS after coming back"
+	pings sys-firewall "$QNET_ANON_IP" || fail "sys-firewall does not reach anon after coming back"
+	if nft_gen; then
+		expect_eq "$(elements sys-firewall ip vif5.0)" "\"vif5.0\" . $QNET_ANON_IP" "vif5.0's elements after online twice"
+		expect_eq "$(elements sys-firewall ip6 vif5.0)" "" "vif5.0's IPv6 elements after online twice"
+	else
+		expect_eq "$(qnet_domain sys-firewall iptables-legacy-save -t raw | grep -c -- '-i vif5\.0 ')" 1 \
+			"IPv4 raw rules of vif5.0 after online twice"
+	fi
+}
+
 # --- isolation ----------------------------------------------------------------
 
 t_client_to_client_blocked() {
@@ -436,7 +667,7 @@ t_keys_from_qubesdb() {
 }
 
 t_status_all_present() {
-	for spec in "sys-net 2" "sys-firewall 3" "sys-firewall 4"; do
+	for spec in "sys-net 2" "sys-firewall 3" "sys-firewall 4" "sys-firewall 5"; do
 		set -- $spec
 		qnet_domain "$1" env vif="vif$2.0" XENBUS_PATH="backend/vif/$2/0" vif-route-qubes status >/dev/null ||
 			fail "vif$2.0 on $1: status reports something missing"
@@ -457,7 +688,8 @@ t_generation() {
 			qnet_domain "$d" iptables-legacy-save -t nat | grep -q '^-A PR-QBS ' || fail "$d has no PR-QBS rules"
 		fi
 	done
-	for v in "sys-net vif2.0 $QNET_FW_IP" "sys-firewall vif3.0 $QNET_WORK_IP" "sys-firewall vif4.0 $QNET_UNTR_IP"; do
+	for v in "sys-net vif2.0 $QNET_FW_IP" "sys-firewall vif3.0 $QNET_WORK_IP" "sys-firewall vif4.0 $QNET_UNTR_IP" \
+		"sys-firewall vif5.0 $QNET_ANON_IP"; do
 		set -- $v
 		if nft_gen; then
 			expect_eq "$(elements "$1" ip "$2")" "\"$2\" . $3" "$2's element in $1's allowed set"
@@ -478,6 +710,15 @@ tests=(
 	"t_dns_two_resolvers|two resolvers: DNS1 goes to R1, DNS2 to R2"
 	"t_dns_unchanged_is_quiet|unchanged DNS and ignored dispatcher actions change nothing and restart nothing"
 	"t_dns_none_goes_nowhere|no resolver: UDP and TCP queries fail and no packet to port 53 reaches upstream; restored afterwards"
+	"t_anon_ping_both_hops|anon (NAT mode) pings the upstream host through sys-firewall and sys-net"
+	"t_anon_dns|anon (NAT mode) resolves through DNS1 (UDP and TCP)"
+	"t_anon_addresses_seen|NAT mode: sys-firewall sees anon's real address, never the visible one; sys-net and upstream see neither"
+	"t_anon_netvm_reaches|NAT mode: sys-firewall reaches anon by its real address"
+	"t_anon_isolated|NAT mode: anon and the other clients cannot reach each other"
+	"t_anon_spoof|NAT mode: anon sending with its real address or another one gets nothing out of its namespace"
+	"t_anon_no_ipv6|NAT mode: anon gets no IPv6 (no route, neighbour or element; its IPv6 packets go nowhere)"
+	"t_anon_namespace|NAT mode: vif5.0-nat holds the Xen vif and vif5.0-p; sys-firewall serves the veth vif5.0"
+	"t_anon_offline_and_back|NAT mode: offline removes the namespace, the veth and anon's state; online (twice) restores it"
 	"t_spoof_v4|untrusted sending with work's IPv4 address gets nothing through; DROP counter rises"
 	"t_spoof_v6|untrusted sending with work's IPv6 address gets nothing through; DROP counter rises"
 	"t_spoof_from_uplink|a packet from sys-firewall's uplink with work's address is dropped"
