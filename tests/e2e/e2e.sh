@@ -735,6 +735,28 @@ tests=(
 
 no_network() { fail "the simulated network could not be built (see the diagnostics above)"; }
 
+# netns_inodes: the network namespaces named in /run/netns (the network's
+# own, qnet_private's), as inode numbers.
+netns_inodes() {
+	for n in /run/netns/*; do
+		[ -e "$n" ] && stat -L -c %i "$n" 2>/dev/null
+	done
+	return 0
+}
+
+# t_nothing_left INODES DIR: after qnet_down, no process in any of those
+# namespaces, none named any more, no process or file of the scratch DIR.
+t_nothing_left() {
+	local ino
+	for ino in $1; do
+		! readlink /proc/[0-9]*/ns/net 2>/dev/null | grep -qx "net:\[$ino\]" ||
+			fail "a process is still in network namespace $ino"
+	done
+	expect_eq "$(ls /run/netns)" "" "namespaces named in /run/netns"
+	[ -z "$2" ] || ! pgrep -f "$2" >/dev/null || fail "processes of the network remain: $(pgrep -a -f "$2")"
+	[ -z "$2" ] || [ ! -e "$2" ] || fail "$2 remains"
+}
+
 for QNET_GEN in $gens; do
 	log=/tmp/qvt-e2e-$$.log
 	body=no_network
@@ -748,7 +770,16 @@ for QNET_GEN in $gens; do
 	for t in "${tests[@]}"; do
 		check "$QNET_GEN: ${t#*|}" ${body:-${t%%|*}}
 	done
+	# qnet_down as after a failure: anon's namespace still there, and a
+	# process in it.
+	inodes=$(netns_inodes)
+	dir=$QNET_DIR
+	if nat_ns_exists; then
+		nat_exec sleep 600 &
+	fi
 	qnet_down
+	check "$QNET_GEN: qnet_down leaves nothing: no namespace of the network (vif5.0-nat with a process in it too), no daemon, no file" \
+		t_nothing_left "$inodes" "$dir"
 done
 
 tap_end
