@@ -309,6 +309,14 @@ _qnet_link() {
 	fi
 }
 
+# _qnet_vif_link BACKEND DOMID CLIENT MAC: a client's virtual NIC: vifDOMID.0
+# in BACKEND with the MAC every Xen backend vif has (fe:ff:ff:ff:ff:ff),
+# paired with eth0 in CLIENT with MAC.
+_qnet_vif_link() {
+	_qnet_link "$1" "vif$2.0" "$3" eth0 "$4" &&
+		qnet_exec "$1" ip link set "vif$2.0" address fe:ff:ff:ff:ff:ff
+}
+
 _qnet_xenstored() {
 	local d=$1
 	"$QNET_BUILD/tests/xenstored/test-xenstored" --socket "$QNET_DIR/$d.xenstored.sock" --daemon \
@@ -348,7 +356,7 @@ qnet_plug() {
 	local b=$1 id=$2 d=$3 mac=$4
 	shift 4
 	qnet_exec "$d" ip link show dev eth0 >/dev/null 2>&1 && return 0
-	_qnet_link "$b" "vif$id.0" "$d" eth0 "$mac" &&
+	_qnet_vif_link "$b" "$id" "$d" "$mac" &&
 		_qnet_client "$d" "$@" "" "" ""
 }
 
@@ -431,7 +439,7 @@ _qnet_build() {
 	qnet_dispatch sys-net eth0 up
 
 	# sys-firewall: a client of sys-net (domain 2) ...
-	_qnet_link sys-net vif2.0 sys-firewall eth0 "$QNET_FW_MAC"
+	_qnet_vif_link sys-net 2 sys-firewall "$QNET_FW_MAC"
 	qnet_xs sys-net xenstore-write backend/vif/2/0/ip "$QNET_FW_IP $QNET_FW_IP6" \
 		backend/vif/2/0/mac "$QNET_FW_MAC" backend/vif/2/0/type vif
 	qnet_map sys-net "$QNET_FW_IP" "$QNET_FW_IP" "$QNET_NET_GW"
@@ -443,7 +451,7 @@ _qnet_build() {
 	qnet_set_resolv sys-firewall "$QNET_DNS1" "$QNET_DNS2"
 	qnet_domain sys-firewall qubes-setup-dnat-to-ns >/dev/null 2>&1 || [ $? -eq 100 ]
 
-	_qnet_link sys-firewall vif3.0 work eth0 "$QNET_WORK_MAC"
+	_qnet_vif_link sys-firewall 3 work "$QNET_WORK_MAC"
 	qnet_xs sys-firewall xenstore-write backend/vif/3/0/ip "$QNET_WORK_IP $QNET_WORK_IP6" \
 		backend/vif/3/0/mac "$QNET_WORK_MAC" backend/vif/3/0/type vif
 	qnet_map sys-firewall "$QNET_WORK_IP" "$QNET_WORK_IP" "$QNET_FW_GW"
@@ -451,7 +459,7 @@ _qnet_build() {
 	_qnet_client work "$QNET_WORK_IP" "$QNET_FW_GW" "$QNET_WORK_IP6" "$QNET_FW_GW6"
 	qnet_set_resolv work "$QNET_DNS1" "$QNET_DNS2"
 
-	_qnet_link sys-firewall vif4.0 untrusted eth0 "$QNET_UNTR_MAC"
+	_qnet_vif_link sys-firewall 4 untrusted "$QNET_UNTR_MAC"
 	qnet_xs sys-firewall xenstore-write backend/vif/4/0/ip "$QNET_UNTR_IP" \
 		backend/vif/4/0/mac "$QNET_UNTR_MAC" backend/vif/4/0/type vif
 	qnet_map sys-firewall "$QNET_UNTR_IP" "$QNET_UNTR_IP" "$QNET_FW_GW"
@@ -479,32 +487,64 @@ _qnet_build() {
 
 # qnet_down: everything qnet_up made goes away (safe to call twice, after a
 # partial qnet_up or a failed vif-route-qubes, and under the caller's set
-# -e): the daemons, every process in a namespace of the network, the
-# VIF-nat namespaces of NAT mode (every one in qnet_private's /run/netns is
-# the network's), then the domains.
+# -e): the daemons and every process in a namespace of the network, gone
+# when it returns; the VIF-nat namespaces of NAT mode (every one in
+# qnet_private's /run/netns is the network's), then the domains.
 qnet_down() {
-	local pid n
+	local pid n d
+	local -a pids=() nss=()
 	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
 		for f in "$QNET_DIR"/*.pid; do
 			[ -f "$f" ] || continue
 			pid=$(cat "$f" 2>/dev/null || true)
-			[ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+			# only while it is ours: a stale file's pid may be another's now
+			case $pid in '' | *[!0-9]*) continue ;; esac
+			tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$QNET_DIR/" && pids+=("$pid")
 		done
 	fi
 	if _qnet_is_private; then
 		for n in /run/netns/vif*-nat; do
-			[ -e "$n" ] || continue
-			{ ip netns pids "${n##*/}" 2>/dev/null || true; } | xargs -r kill 2>/dev/null || true
-			ip netns del "${n##*/}" 2>/dev/null || rm -f "$n"
+			[ -e "$n" ] && nss+=("${n##*/}")
 		done
 	fi
 	for d in $QNET_DOMAINS; do
-		{ ip netns pids "$(qnet_ns "$d")" 2>/dev/null || true; } | xargs -r kill 2>/dev/null || true
-		ip netns del "$(qnet_ns "$d")" 2>/dev/null || true
+		nss+=("$(qnet_ns "$d")")
+	done
+	for n in "${nss[@]}"; do
+		while read -r pid; do
+			pids+=("$pid")
+		done < <(ip netns pids "$n" 2>/dev/null || true)
+	done
+	_qnet_stop "${pids[@]}"
+	for n in "${nss[@]}"; do
+		ip netns del "$n" 2>/dev/null || true
 	done
 	if [ -n "$QNET_DIR" ] && [ -d "$QNET_DIR" ]; then
 		rm -rf "$QNET_DIR"
 	fi
 	QNET_DIR=
 	return 0
+}
+
+# _qnet_stop PID...: asks them to end, gives them 5 s, then kills them.
+_qnet_stop() {
+	local p left
+	[ $# -gt 0 ] || return 0
+	kill "$@" 2>/dev/null || true
+	for _ in $(seq 50); do
+		left=
+		for p in "$@"; do
+			_qnet_alive "$p" && left=1
+		done
+		[ -n "$left" ] || return 0
+		sleep 0.1
+	done
+	kill -KILL "$@" 2>/dev/null || true
+	return 0
+}
+# A zombie has ended (its parent reaps it when it will).
+_qnet_alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
 }
