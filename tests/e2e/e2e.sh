@@ -340,10 +340,21 @@ nat_namespaces() {
 	return 0
 }
 # link_field CMD...: from `CMD` (an `ip -o link show dev IF`), "INDEX PEER
-# MAC" (PEER: the index after '@if', or '-').
+# MAC NETNS": PEER the index after '@if' (or '-'), NETNS the name of the
+# namespace the peer is in (or '-').
 link_field() {
-	"$@" 2>/dev/null | awk '{ i = $1; sub(/:$/, "", i); p = "-"; if ($2 ~ /@if[0-9]+:$/) { p = $2; sub(/.*@if/, "", p); sub(/:$/, "", p) }
-		for (k = 1; k < NF; k++) if ($k == "link/ether") m = $(k + 1); print i, p, m; exit }'
+	"$@" 2>/dev/null | awk '{ i = $1; sub(/:$/, "", i); p = "-"; n = "-"
+		if ($2 ~ /@if[0-9]+:$/) { p = $2; sub(/.*@if/, "", p); sub(/:$/, "", p) }
+		for (k = 1; k < NF; k++) { if ($k == "link/ether") m = $(k + 1); if ($k == "link-netns") n = $(k + 1) }
+		print i, p, m, n; exit }'
+}
+# paired_with_anon: sys-firewall's vif5.0 is the Xen vif whose other end is
+# anon's eth0 (so not NAT mode's veth).
+paired_with_anon() {
+	local fw anon
+	read -r -a fw < <(link_field qnet_exec sys-firewall ip -o link show dev vif5.0)
+	read -r -a anon < <(link_field qnet_exec anon ip -o link show dev eth0)
+	[ ${#fw[@]} -eq 4 ] && [ ${#anon[@]} -eq 4 ] && [ "${anon[1]}" = "${fw[0]}" ] && [ "${anon[3]}" = "$(qnet_ns sys-firewall)" ]
 }
 # anon_drops: what drops packets that reach sys-firewall from vif5.0 with
 # a source other than anon's real address.
@@ -483,17 +494,17 @@ t_anon_namespace() {
 	read -r -a p < <(link_field nat_exec ip -o link show dev vif5.0-p)
 	read -r -a fw < <(link_field qnet_exec sys-firewall ip -o link show dev vif5.0)
 	read -r -a anon < <(link_field qnet_exec anon ip -o link show dev eth0)
-	[ ${#xen[@]} -eq 3 ] || { fail "no vif5.0 in $NAT_NS"; return; }
-	[ ${#p[@]} -eq 3 ] || { fail "no vif5.0-p in $NAT_NS"; return; }
-	[ ${#fw[@]} -eq 3 ] || { fail "no vif5.0 in sys-firewall"; return; }
-	expect_eq "${anon[1]}" "${xen[0]}" "anon's eth0's peer: the index of vif5.0 in $NAT_NS"
-	expect_eq "${fw[1]}" "${p[0]}" "sys-firewall's vif5.0's peer: the index of vif5.0-p"
-	expect_eq "${p[1]}" "${fw[0]}" "vif5.0-p's peer: the index of sys-firewall's vif5.0"
+	[ ${#xen[@]} -eq 4 ] || { fail "no vif5.0 in $NAT_NS"; return; }
+	[ ${#p[@]} -eq 4 ] || { fail "no vif5.0-p in $NAT_NS"; return; }
+	[ ${#fw[@]} -eq 4 ] || { fail "no vif5.0 in sys-firewall"; return; }
+	expect_eq "${anon[1]} ${anon[3]}" "${xen[0]} $NAT_NS" "anon's eth0's peer: vif5.0 in $NAT_NS"
+	expect_eq "${fw[1]} ${fw[3]}" "${p[0]} $NAT_NS" "sys-firewall's vif5.0's peer: vif5.0-p in $NAT_NS"
+	expect_eq "${p[1]} ${p[3]}" "${fw[0]} $(qnet_ns sys-firewall)" "vif5.0-p's peer: sys-firewall's vif5.0"
 	qnet_exec sys-firewall ip -d link show dev vif5.0 | grep -qw veth || fail "sys-firewall's vif5.0 is not a veth"
 	expect_eq "${fw[2]}" fe:ff:ff:ff:ff:ff "the MAC of sys-firewall's vif5.0"
 	expect_eq "${p[2]}" "$QNET_ANON_MAC" "the MAC of vif5.0-p"
-	expect_eq "$(qnet_exec sys-firewall sysctl -n net.ipv6.conf.vif5.0.disable_ipv6)" 1 "disable_ipv6 on sys-firewall's vif5.0"
-	expect_eq "$(nat_exec sysctl -n net.ipv6.conf.vif5.0-p.disable_ipv6)" 1 "disable_ipv6 on vif5.0-p"
+	expect_eq "$(qnet_exec sys-firewall cat /proc/sys/net/ipv6/conf/vif5.0/disable_ipv6)" 1 "disable_ipv6 on sys-firewall's vif5.0"
+	expect_eq "$(nat_exec cat /proc/sys/net/ipv6/conf/vif5.0-p/disable_ipv6)" 1 "disable_ipv6 on vif5.0-p"
 	# inside: the real address, the visible gateway, the two neighbours
 	nat_exec ip -4 -o addr show dev vif5.0-p | grep -q " $QNET_ANON_IP/" || fail "vif5.0-p lacks $QNET_ANON_IP"
 	nat_exec ip -4 -o addr show dev vif5.0 | grep -q " $QNET_ANON_VGW/" || fail "the Xen vif lacks $QNET_ANON_VGW"
@@ -528,8 +539,9 @@ t_anon_offline_and_back() {
 	[ -n "$ino" ] || fail "there was no namespace $NAT_NS before offline"
 	[ -z "$ino" ] || ! readlink /proc/[0-9]*/ns/net 2>/dev/null | grep -qx "net:\[$ino\]" ||
 		fail "a process is still in the namespace"
-	! qnet_exec sys-firewall ip -o link show | grep -q -e 'fe:ff:ff:ff:ff:ff' -e 'vif5\.0-p' ||
-		fail "a veth of NAT mode remains in sys-firewall: $(qnet_exec sys-firewall ip -br link)"
+	! qnet_exec sys-firewall ip link show dev vif5.0-p >/dev/null 2>&1 || fail "vif5.0-p is in sys-firewall"
+	! qnet_exec sys-firewall ip link show dev vif5.0 >/dev/null 2>&1 || paired_with_anon ||
+		fail "NAT mode's veth vif5.0 remains in sys-firewall: $(qnet_exec sys-firewall ip -o link show dev vif5.0)"
 	no_state_of_anon
 	no_ping anon "$QNET_HOST" || fail "anon still reaches the host while offline"
 	anon_plug || fail "anon's vif could not be made again"
@@ -735,25 +747,37 @@ tests=(
 
 no_network() { fail "the simulated network could not be built (see the diagnostics above)"; }
 
-# netns_inodes: the network namespaces named in /run/netns (the network's
-# own, qnet_private's), as inode numbers.
-netns_inodes() {
-	for n in /run/netns/*; do
-		[ -e "$n" ] && stat -L -c %i "$n" 2>/dev/null
+# proc_start PID: when the process started (clock ticks since boot), to
+# tell it from a later one with the same pid; nothing when there is none,
+# or only its zombie (which holds no namespace any more).
+proc_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '$1 != "Z" { print $20 }'; }
+
+# network_procs: the processes of the network, as PID:START: every one in a
+# namespace named in /run/netns (qnet_private's: the domains and NAT mode's
+# vif*-nat), and the daemons (their arguments name the scratch directory).
+network_procs() {
+	local p
+	{
+		for n in /run/netns/*; do
+			[ -e "$n" ] && ip netns pids "${n##*/}" 2>/dev/null
+		done
+		[ -z "$QNET_DIR" ] || pgrep -f "$QNET_DIR/"
+	} | sort -u | while read -r p; do
+		echo "$p:$(proc_start "$p")"
 	done
-	return 0
 }
 
-# t_nothing_left INODES DIR: after qnet_down, no process in any of those
-# namespaces, none named any more, no process or file of the scratch DIR.
+# t_nothing_left PROCS DIR: after qnet_down, none of those processes runs
+# (then no namespace of the network is held by one), none is named any
+# more, and nothing of the scratch DIR remains.
 t_nothing_left() {
-	local ino
-	for ino in $1; do
-		! readlink /proc/[0-9]*/ns/net 2>/dev/null | grep -qx "net:\[$ino\]" ||
-			fail "a process is still in network namespace $ino"
+	local p
+	[ -n "$1" ] || fail "no process of the network was found before qnet_down"
+	for p in $1; do
+		[ "$(proc_start "${p%%:*}")" != "${p#*:}" ] || fail "process ${p%%:*} remains: $(tr '\0' ' ' <"/proc/${p%%:*}/cmdline")"
 	done
 	expect_eq "$(ls /run/netns)" "" "namespaces named in /run/netns"
-	[ -z "$2" ] || ! pgrep -f "$2" >/dev/null || fail "processes of the network remain: $(pgrep -a -f "$2")"
+	[ -z "$2" ] || ! pgrep -f "$2/" >/dev/null || fail "processes of the network remain: $(pgrep -a -f "$2/")"
 	[ -z "$2" ] || [ ! -e "$2" ] || fail "$2 remains"
 }
 
@@ -772,14 +796,18 @@ for QNET_GEN in $gens; do
 	done
 	# qnet_down as after a failure: anon's namespace still there, and a
 	# process in it.
-	inodes=$(netns_inodes)
-	dir=$QNET_DIR
 	if nat_ns_exists; then
-		nat_exec sleep 600 &
+		nat_exec sleep 600 >/dev/null 2>&1 & # (its "Terminated" too)
+		for _ in $(seq 50); do
+			[ -z "$(ip netns pids "$NAT_NS" 2>/dev/null)" ] || break
+			sleep 0.1
+		done
 	fi
+	procs=$(network_procs)
+	dir=$QNET_DIR
 	qnet_down
-	check "$QNET_GEN: qnet_down leaves nothing: no namespace of the network (vif5.0-nat with a process in it too), no daemon, no file" \
-		t_nothing_left "$inodes" "$dir"
+	check "$QNET_GEN: qnet_down leaves nothing: no process or namespace of the network (vif5.0-nat with a process in it too), no file" \
+		t_nothing_left "$procs" "$dir"
 done
 
 tap_end
