@@ -49,9 +49,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr_iter *, nftnl_expr_iter_destroy)
  * the order nftq_nat_describe promises and the batch follows. */
 static const char *const chain_name[NAT_CHAINS] = { "from-client", "to-client" };
 
-static unsigned item_of(unsigned c, int rule)
+static unsigned item_chain(unsigned c)
 {
-	return c * (NAT_RULES + 1) + (unsigned)(rule + 1);
+	return c * (NAT_RULES + 1);
+}
+
+static unsigned item_rule(unsigned c, unsigned j)
+{
+	return item_chain(c) + 1 + j;
 }
 
 _Static_assert(NAT_CHAINS * (NAT_RULES + 1) == NFTQ_NAT_ITEMS, "items: chains and their rules");
@@ -444,20 +449,20 @@ void nftq_nat_describe(const struct nftq_nat *m, struct nftq_nat_item ret[NFTQ_N
 	for (unsigned c = 0; c < NAT_CHAINS; c++) {
 		snprintf(buf, sizeof(buf), "chain %s: type filter hook ingress device \"%.*s\" priority 0; policy drop",
 			 chain_name[c], IFNAME_MAX - 1, chain_dev(m, c));
-		item_set(&ret[item_of(c, -1)], buf);
+		item_set(&ret[item_chain(c)], buf);
 	}
 	snprintf(buf, sizeof(buf), "rule %s: ip saddr %s ip saddr set %s fwd to \"%.*s\"", chain_name[0], visible,
 		 real, IFNAME_MAX - 1, m->peer);
-	item_set(&ret[item_of(0, 0)], buf);
+	item_set(&ret[item_rule(0, 0)], buf);
 	snprintf(buf, sizeof(buf),
 		 "rule %s: arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether %s arp saddr ip %s accept",
 		 chain_name[0], mac, visible);
-	item_set(&ret[item_of(0, 1)], buf);
+	item_set(&ret[item_rule(0, 1)], buf);
 	snprintf(buf, sizeof(buf), "rule %s: ip daddr %s ip daddr set %s fwd to \"%.*s\"", chain_name[1], real,
 		 visible, IFNAME_MAX - 1, m->vif);
-	item_set(&ret[item_of(1, 0)], buf);
+	item_set(&ret[item_rule(1, 0)], buf);
 	snprintf(buf, sizeof(buf), "rule %s: ether type arp accept", chain_name[1]);
-	item_set(&ret[item_of(1, 1)], buf);
+	item_set(&ret[item_rule(1, 1)], buf);
 }
 
 /* --- reading back ------------------------------------------------------------ */
@@ -607,39 +612,58 @@ static int rule_cb(const struct nlmsghdr *nlh, void *userdata)
 	return 0;
 }
 
-/* One pass: the table, then (when it is there) its chains and rules. */
-static int read_once(struct nftq *q, struct nat_read *st)
+/* 1 when the table exists (st->dormant then says whether it is), 0 when
+ * not, -errno. */
+static int table_read(struct nftq *q, struct nat_read *st)
 {
+	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	int r;
 
-	{
-		_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
+	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_NAT_TABLE) < 0)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_NETDEV, 0, 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	r = nftq_request(q, nlh, table_cb, st);
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : st->table;
+}
 
-		if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_NAT_TABLE) < 0)
-			return -ENOMEM;
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_NETDEV, 0, 0);
-		nftnl_table_nlmsg_build_payload(nlh, t);
-		r = nftq_request(q, nlh, table_cb, st);
-		if (r == -ENOENT)
-			return 0;
-		if (r < 0)
-			return r;
-	}
+static int chains_read(struct nftq *q, struct nat_read *st)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_NETDEV, NLM_F_DUMP, 0);
-	r = nftq_request(q, nlh, chain_cb, st);
-	if (r < 0)
-		return r;
-	{
-		_cleanup_(nftnl_rule_freep) struct nftnl_rule *rr = nftnl_rule_alloc();
+	return nftq_request(q, nlh, chain_cb, st);
+}
 
-		if (!rr || nftnl_rule_set_str(rr, NFTNL_RULE_TABLE, NFTQ_NAT_TABLE) < 0)
-			return -ENOMEM;
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_NETDEV, NLM_F_DUMP, 0);
-		nftnl_rule_nlmsg_build_payload(nlh, rr);
-		return nftq_request(q, nlh, rule_cb, st);
-	}
+static int rules_read(struct nftq *q, struct nat_read *st)
+{
+	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
+	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFTQ_NAT_TABLE) < 0)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_NETDEV, NLM_F_DUMP, 0);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	return nftq_request(q, nlh, rule_cb, st);
+}
+
+/* One pass: the table, then (when it is there) its chains and rules. */
+static int read_once(struct nftq *q, struct nat_read *st)
+{
+	int r = table_read(q, st);
+
+	if (r <= 0)
+		return r;
+	r = chains_read(q, st);
+	if (r >= 0)
+		r = rules_read(q, st);
+	return r;
 }
 
 /* The table, its chains and rules as of one generation: the three reads
@@ -769,7 +793,7 @@ static int judge(const struct nat_read *st, const struct nftq_nat *m, struct nft
 	int bad = 0;
 
 	for (unsigned c = 0; c < NAT_CHAINS; c++) {
-		struct nftq_nat_item *it = &items[item_of(c, -1)];
+		struct nftq_nat_item *it = &items[item_chain(c)];
 
 		if (!st->chain[c])
 			it->state = NFTQ_NAT_MISSING;
@@ -780,7 +804,7 @@ static int judge(const struct nat_read *st, const struct nftq_nat *m, struct nft
 			_cleanup_(nftnl_rule_freep) struct nftnl_rule *want = NULL;
 			int k;
 
-			it = &items[item_of(c, (int)j)];
+			it = &items[item_rule(c, j)];
 			if (j >= st->n_rules[c]) {
 				it->state = NFTQ_NAT_MISSING;
 				continue;
