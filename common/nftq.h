@@ -134,3 +134,64 @@ int nftq_dns_read(struct nftq *q, struct nftq_dns_state *ret);
  * -ENOENT when table ip qubes is missing (it is the base ruleset's, never
  * created here). */
 int nftq_dns_sync(struct nftq *q, const struct nftq_dns_rule *rules, unsigned n, bool dry_run, bool *ret_changed);
+
+/* --- NAT mode: table netdev antispoof inside a vif's own namespace ------- */
+
+/* Everything here acts on the namespace the socket q was opened in (a
+ * netlink socket keeps the netns it was created in): setns() into VIF-nat
+ * first, then nftq_open. */
+#define NFTQ_NAT_TABLE "antispoof"
+#define NFTQ_NAT_ITEMS 6 /* 2 chains, 4 rules */
+
+/* What the per-vif namespace VIF-nat translates (SPEC "NAT mode"). */
+struct nftq_nat {
+	char vif[IFNAME_MAX];   /* the Xen vif, inside the namespace: the client's side */
+	char peer[IFNAME_MAX];  /* VIF-p: the veth end toward the netvm */
+	uint32_t vif_index;     /* their ifindexes in that namespace: `fwd` stores an index */
+	uint32_t peer_index;
+	struct in_addr real;    /* the client's address as the netvm knows it */
+	struct in_addr visible; /* the address the client itself uses */
+	uint8_t mac[6];         /* the client's MAC */
+};
+
+/* Recreates, in ONE batch, in the namespace of q: NEWTABLE netdev
+ * antispoof (works whether or not it exists), DELTABLE, NEWTABLE, then
+ *  chain from-client: filter, hook ingress, device m->vif, priority 0, policy drop:
+ *    ip saddr VISIBLE ip saddr set REAL fwd to peer_index
+ *      (IPv4 header checksum and the L4 pseudo-header checksum updated)
+ *    arp htype 1 ptype ip hlen 6 plen 4, sender MAC = mac, sender IP = VISIBLE: accept
+ *  chain to-client: filter, hook ingress, device m->peer, priority 0, policy drop:
+ *    ip daddr REAL ip daddr set VISIBLE fwd to vif_index (the same checksums)
+ *    ether type arp: accept
+ * Nothing else passes either device. A failed batch leaves the old table.
+ * -EINVAL: a name that is not a valid interface name, the two names or
+ * indexes equal, an index, an address or the MAC zero. */
+int nftq_nat_replace(struct nftq *q, const struct nftq_nat *m);
+/* The same batch, only built (message-level tests), sequence numbers from
+ * seq. Returns its length, -ENOBUFS when len is too small, -EINVAL. */
+ssize_t nftq_nat_build(void *buf, size_t len, uint32_t seq, const struct nftq_nat *m);
+/* Removes table netdev antispoof; missing is not an error (0). */
+int nftq_nat_remove(struct nftq *q);
+
+enum nftq_nat_state { NFTQ_NAT_OK, NFTQ_NAT_MISSING, NFTQ_NAT_DIFFERS };
+
+struct nftq_nat_item {
+	/* e.g. `rule from-client: ip saddr 10.152.152.11 ip saddr set 10.137.0.5 fwd to "vif3.0-p"` */
+	char what[160];
+	enum nftq_nat_state state;
+};
+
+/* The 6 items as m wants them, in order -- chain from-client (with its
+ * type, hook, device, priority, policy), its two rules, chain to-client,
+ * its two rules -- all NFTQ_NAT_OK: for --dry-run. */
+void nftq_nat_describe(const struct nftq_nat *m, struct nftq_nat_item ret[NFTQ_NAT_ITEMS]);
+/* status: the same items checked against the namespace of q (one
+ * consistent read: the generation id before and after). MISSING when
+ * absent; DIFFERS when present but not equal, compared at expression
+ * level: a rule whose `fwd` holds a stale ifindex (an interface was
+ * recreated) differs. A chain DIFFERS also when it holds more rules than
+ * its two, when another base chain of the table hooks its device, or when
+ * the table is dormant. Returns how many items are not OK, or -errno when
+ * the state cannot be read (-EINVAL for m as nftq_nat_replace, -EAGAIN
+ * when the ruleset kept changing under the read). */
+int nftq_nat_check(struct nftq *q, const struct nftq_nat *m, struct nftq_nat_item ret[NFTQ_NAT_ITEMS]);
