@@ -560,6 +560,31 @@ t_anon_offline_and_back() {
 	fi
 }
 
+# What a vif-route-qubes online killed early in NAT mode's step leaves
+# (SPEC: the next online repairs it): a name under /run/netns with no
+# namespace mounted on it, an empty namespace, the namespace with the Xen
+# vif moved in and no veth yet. Each time online brings anon back.
+t_anon_online_repairs() {
+	local state fw p
+	for state in "a plain file" "an empty namespace" "the Xen vif in it"; do
+		qnet_vif sys-firewall 5 offline 2>/dev/null || fail "offline failed"
+		anon_plug || { fail "anon's vif could not be made again"; return; }
+		case $state in
+		"a plain file") : >"/run/netns/$NAT_NS" ;;
+		*) ip netns add "$NAT_NS" ;;
+		esac
+		[ "$state" != "the Xen vif in it" ] || qnet_exec sys-firewall ip link set vif5.0 netns "$NAT_NS"
+		qnet_vif sys-firewall 5 online 2>/dev/null || fail "online after $state failed"
+		expect_eq "$(qnet_xs sys-firewall xenstore-read backend/vif/5/0/hotplug-status)" connected "hotplug-status after $state"
+		pings anon "$QNET_HOST" || fail "anon does not reach the host after $state"
+		read -r -a fw < <(link_field qnet_exec sys-firewall ip -o link show dev vif5.0)
+		read -r -a p < <(link_field nat_exec ip -o link show dev vif5.0-p)
+		if [ ${#fw[@]} -ne 4 ] || [ ${#p[@]} -ne 4 ] || [ "${fw[1]} ${fw[3]}" != "${p[0]} $NAT_NS" ]; then
+			fail "after $state, sys-firewall's vif5.0 is not the peer of vif5.0-p in $NAT_NS"
+		fi
+	done
+}
+
 # --- isolation ----------------------------------------------------------------
 
 t_client_to_client_blocked() {
@@ -731,6 +756,7 @@ tests=(
 	"t_anon_no_ipv6|NAT mode: anon gets no IPv6 (no route, neighbour or element; its IPv6 packets go nowhere)"
 	"t_anon_namespace|NAT mode: vif5.0-nat holds the Xen vif and vif5.0-p; sys-firewall serves the veth vif5.0"
 	"t_anon_offline_and_back|NAT mode: offline removes the namespace, the veth and anon's state; online (twice) restores it"
+	"t_anon_online_repairs|NAT mode: online repairs what an online killed early leaves (a bare name, an empty namespace, the vif moved in)"
 	"t_spoof_v4|untrusted sending with work's IPv4 address gets nothing through; DROP counter rises"
 	"t_spoof_v6|untrusted sending with work's IPv6 address gets nothing through; DROP counter rises"
 	"t_spoof_from_uplink|a packet from sys-firewall's uplink with work's address is dropped"
