@@ -6,7 +6,6 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/flowtable.h>
 #include <libnftnl/rule.h>
-#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <string.h>
@@ -14,7 +13,6 @@
 #include "nftq_internal.h"
 #include "util.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_flowtable *, nftnl_flowtable_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
@@ -25,20 +23,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
 #define GROUP_CLIENT 2     /* interface group of client vifs */
 #define GROUP_UPLINK 1
 #define ACCEL_TRIES 5      /* batches refused for a stale genid before giving up */
-
-static int add_table(struct nftq_batch *b, uint16_t msg_type)
-{
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_ACCEL_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, msg_type, NFPROTO_INET, msg_type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
-	if (!nlh)
-		return b->error;
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	return 0;
-}
 
 static int add_flowtable(struct nftq_batch *b, const char *const *devs, size_t n_devs)
 {
@@ -165,11 +149,11 @@ static int accel_batch(struct nftq_batch *b, uint32_t genid, const char *const *
 	/* NEWTABLE first so that DELTABLE never meets a missing table: the
 	 * batch works whether or not the table exists. */
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_INET, NFTQ_ACCEL_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_DELTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_DELTABLE, NFPROTO_INET, NFTQ_ACCEL_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_INET, NFTQ_ACCEL_TABLE);
 	if (r >= 0)
 		r = add_flowtable(b, devs, n_devs);
 	if (r >= 0)

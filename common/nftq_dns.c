@@ -21,14 +21,12 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr_iter *, nftnl_expr_iter_destroy)
 
 #define DNS_PRIO (-100)     /* dstnat */
 #define DNS_PORT 53
 #define DNS_TRIES 10        /* batches refused for a stale genid before giving up */
 #define DNS_READ_TRIES 5    /* dumps interrupted by a concurrent change */
 #define DNS_MAX_EXPRS 8     /* the dnat shape; the drop shape has 7 */
-#define EXPR_ATTR_LAST 31   /* libnftnl keeps an expression's attributes as bits of a u32 */
 
 /* IPv4 header: daddr at 16; udp/tcp header: dport at 2. */
 #define OFF_DADDR 16
@@ -143,45 +141,11 @@ struct nftnl_rule *nftq_dns_rule_build(const struct nftq_dns_rule *d)
 
 /* --- comparing ------------------------------------------------------------ */
 
-/* Up to max expressions of r into ret; returns how many r has (which may
- * be more than max), or -ENOMEM. */
-static int exprs_of(const struct nftnl_rule *r, struct nftnl_expr **ret, int max)
-{
-	_cleanup_(nftnl_expr_iter_destroyp) struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
-	struct nftnl_expr *e;
-	int n = 0;
-
-	if (!it)
-		return -ENOMEM;
-	while ((e = nftnl_expr_iter_next(it))) {
-		if (n < max)
-			ret[n] = e;
-		n++;
-	}
-	return n;
-}
-
-static bool attr_equal(const struct nftnl_expr *a, const struct nftnl_expr *b, uint16_t type)
-{
-	const void *pa, *pb;
-	uint32_t la = 0, lb = 0;
-
-	if (nftnl_expr_is_set(a, type) != nftnl_expr_is_set(b, type))
-		return false;
-	if (!nftnl_expr_is_set(a, type))
-		return true;
-	pa = nftnl_expr_get(a, type, &la);
-	pb = nftnl_expr_get(b, type, &lb);
-	if (!pa || !pb)
-		return pa == pb;
-	return la == lb && memcmp(pa, pb, la) == 0;
-}
-
 /* What the kernel adds to a nat expression that loads only ADDR_MIN: an
  * ADDR_MAX equal to it, and FLAGS = NF_NAT_RANGE_MAP_IPS. */
-static bool nat_normalised(const struct nftnl_expr *want, const struct nftnl_expr *got, uint16_t type)
+static bool nat_normalised(const char *name, const struct nftnl_expr *want, const struct nftnl_expr *got, uint16_t type)
 {
-	if (!nftnl_expr_is_set(want, NFTNL_EXPR_NAT_REG_ADDR_MIN) || nftnl_expr_is_set(want, type) ||
+	if (!streq(name, "nat") || !nftnl_expr_is_set(want, NFTNL_EXPR_NAT_REG_ADDR_MIN) || nftnl_expr_is_set(want, type) ||
 	    !nftnl_expr_is_set(got, type))
 		return false;
 	if (type == NFTNL_EXPR_NAT_REG_ADDR_MAX)
@@ -193,39 +157,9 @@ static bool nat_normalised(const struct nftnl_expr *want, const struct nftnl_exp
 	return false;
 }
 
-static bool expr_equal(const struct nftnl_expr *want, const struct nftnl_expr *got)
-{
-	const char *nw = nftnl_expr_get_str(want, NFTNL_EXPR_NAME), *ng = nftnl_expr_get_str(got, NFTNL_EXPR_NAME);
-	bool is_nat;
-
-	if (!nw || !ng || !streq(nw, ng))
-		return false;
-	is_nat = streq(nw, "nat");
-	for (uint16_t type = NFTNL_EXPR_BASE; type <= EXPR_ATTR_LAST; type++) {
-		if (attr_equal(want, got, type))
-			continue;
-		if (is_nat && nat_normalised(want, got, type))
-			continue;
-		return false;
-	}
-	return true;
-}
-
 bool nftq_dns_rule_equal(const struct nftnl_rule *want, const struct nftnl_rule *got)
 {
-	struct nftnl_expr *w[DNS_MAX_EXPRS + 1], *g[DNS_MAX_EXPRS + 1];
-	int nw, ng;
-
-	if (nftnl_rule_is_set(got, NFTNL_RULE_USERDATA))
-		return false;
-	nw = exprs_of(want, w, (int)ELEMENTSOF(w));
-	ng = exprs_of(got, g, (int)ELEMENTSOF(g));
-	if (nw < 0 || ng < 0 || nw != ng || nw > (int)ELEMENTSOF(w))
-		return false;
-	for (int i = 0; i < nw; i++)
-		if (!expr_equal(w[i], g[i]))
-			return false;
-	return true;
+	return nftq_rule_equal(want, got, nat_normalised) == 1;
 }
 
 /* The bytes of attribute type of e when they are exactly len long. */
@@ -251,7 +185,7 @@ int nftq_dns_rule_decode(const struct nftnl_rule *got, struct nftq_dns_rule *ret
 
 	/* Pick the values from where the two shapes keep them; whether the
 	 * rule is exactly of that shape is then one strict comparison. */
-	n = exprs_of(got, e, (int)ELEMENTSOF(e));
+	n = nftq_rule_exprs(got, e, (int)ELEMENTSOF(e));
 	if (n < 0)
 		return n;
 	if (n != DNS_MAX_EXPRS && n != DNS_MAX_EXPRS - 1)

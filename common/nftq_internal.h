@@ -153,3 +153,32 @@ static inline const void *nftq_batch_data(const struct nftq_batch *b)
  * unknown). ret_err (may be NULL) gets the details of the first error
  * reply; its .error is 0 when the failure was not a reply. */
 int nftq_batch_send(struct nftq *q, struct nftq_batch *b, struct nftq_error *ret_err);
+
+/* --- rules and tables at the libnftnl level (nftq_expr.c) ---------------- */
+
+struct nftnl_expr;
+struct nftnl_rule;
+
+/* A NEWTABLE (with NLM_F_CREATE: no error when it exists) or DELTABLE of
+ * table `family name` into the batch. 0, or the build error. */
+int nftq_batch_add_table(struct nftq_batch *b, uint16_t msg_type, uint16_t family, const char *name);
+
+/* Up to max expressions of r into ret; returns how many r has (which may
+ * be more than max), or -ENOMEM. */
+int nftq_rule_exprs(const struct nftnl_rule *r, struct nftnl_expr **ret, int max);
+/* Attribute `type` is unset in both, or holds the same bytes in both. */
+bool nftq_expr_attr_equal(const struct nftnl_expr *a, const struct nftnl_expr *b, uint16_t type);
+
+/* Forgives an attribute of expression `name` that differs between want
+ * and got (what the kernel normalises); NULL forgives nothing. */
+typedef bool (*nftq_attr_tolerated)(const char *name, const struct nftnl_expr *want, const struct nftnl_expr *got,
+				    uint16_t type);
+
+/* The longest rule nftq_rule_equal compares (the NAT-mode ARP rule: 9). */
+#define NFTQ_RULE_MAX_EXPRS 16
+
+/* 1 when got, read back from the kernel, has exactly want's expressions
+ * (same names, every attribute alike, but for what tolerated forgives);
+ * 0 when not -- also when got carries a comment (userdata) or more than
+ * NFTQ_RULE_MAX_EXPRS expressions; -ENOMEM. */
+int nftq_rule_equal(const struct nftnl_rule *want, const struct nftnl_rule *got, nftq_attr_tolerated tolerated);

@@ -25,13 +25,10 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr_iter *, nftnl_expr_iter_destroy)
 
 #define NAT_CHAINS 2
 #define NAT_RULES 2         /* per chain */
-#define NAT_MAX_EXPRS 9     /* the ARP rule */
 #define NAT_READ_TRIES 5    /* reads spoiled by a concurrent commit */
-#define EXPR_ATTR_LAST 31   /* libnftnl keeps an expression's attributes as bits of a u32 */
 
 /* IPv4 header: checksum at 10, saddr at 12, daddr at 16. */
 #define OFF_IP_CSUM 10
@@ -298,20 +295,6 @@ static struct nftnl_rule *rule_build(const struct nftq_nat *m, unsigned c, unsig
 
 /* --- the batch -------------------------------------------------------------- */
 
-static int add_table(struct nftq_batch *b, uint16_t msg_type)
-{
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_NAT_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, msg_type, NFPROTO_NETDEV, msg_type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
-	if (!nlh)
-		return b->error;
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	return 0;
-}
-
 static int add_chain(struct nftq_batch *b, const struct nftq_nat *m, unsigned c)
 {
 	_cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
@@ -360,11 +343,11 @@ static int nat_batch(struct nftq_batch *b, const struct nftq_nat *m)
 	 * batch works whether or not the table exists, and DELTABLE takes a
 	 * dormant flag and any foreign chain with it. */
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_DELTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_DELTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	for (unsigned c = 0; r >= 0 && c < NAT_CHAINS; c++) {
 		r = add_chain(b, m, c);
 		for (unsigned j = 0; r >= 0 && j < NAT_RULES; j++)
@@ -421,7 +404,7 @@ int nftq_nat_remove(struct nftq *q)
 	nftq_batch_init(&b, nftq_next_seq(q));
 	r = nftq_batch_begin(&b, 0);
 	if (r >= 0)
-		r = add_table(&b, NFT_MSG_DELTABLE);
+		r = nftq_batch_add_table(&b, NFT_MSG_DELTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	if (r >= 0)
 		r = nftq_batch_send(q, &b, NULL);
 	nftq_batch_done(&b);
@@ -718,75 +701,6 @@ static bool chain_equal(const struct nftnl_chain *got, const struct nftq_nat *m,
 	return true;
 }
 
-/* Up to max expressions of r into ret; returns how many r has (which may
- * be more than max), or -ENOMEM. */
-static int exprs_of(const struct nftnl_rule *r, struct nftnl_expr **ret, int max)
-{
-	_cleanup_(nftnl_expr_iter_destroyp) struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
-	struct nftnl_expr *e;
-	int n = 0;
-
-	if (!it)
-		return -ENOMEM;
-	while ((e = nftnl_expr_iter_next(it))) {
-		if (n < max)
-			ret[n] = e;
-		n++;
-	}
-	return n;
-}
-
-static bool attr_equal(const struct nftnl_expr *a, const struct nftnl_expr *b, uint16_t type)
-{
-	const void *pa, *pb;
-	uint32_t la = 0, lb = 0;
-
-	if (nftnl_expr_is_set(a, type) != nftnl_expr_is_set(b, type))
-		return false;
-	if (!nftnl_expr_is_set(a, type))
-		return true;
-	pa = nftnl_expr_get(a, type, &la);
-	pb = nftnl_expr_get(b, type, &lb);
-	if (!pa || !pb)
-		return pa == pb;
-	return la == lb && memcmp(pa, pb, la) == 0;
-}
-
-/* Same name, every attribute set alike with the same bytes: what the
- * kernel lists back of these expressions is exactly what was sent (it
- * dumps every attribute of a payload write, checksum ones included). */
-static bool expr_equal(const struct nftnl_expr *want, const struct nftnl_expr *got)
-{
-	const char *nw = nftnl_expr_get_str(want, NFTNL_EXPR_NAME), *ng = nftnl_expr_get_str(got, NFTNL_EXPR_NAME);
-
-	if (!nw || !ng || !streq(nw, ng))
-		return false;
-	for (uint16_t type = NFTNL_EXPR_BASE; type <= EXPR_ATTR_LAST; type++)
-		if (!attr_equal(want, got, type))
-			return false;
-	return true;
-}
-
-/* 1 equal, 0 not, -ENOMEM. A comment (userdata) makes a rule differ. */
-static int rule_equal(const struct nftnl_rule *want, const struct nftnl_rule *got)
-{
-	struct nftnl_expr *w[NAT_MAX_EXPRS + 1], *g[NAT_MAX_EXPRS + 1];
-	int nw, ng;
-
-	if (nftnl_rule_is_set(got, NFTNL_RULE_USERDATA))
-		return 0;
-	nw = exprs_of(want, w, (int)ELEMENTSOF(w));
-	ng = exprs_of(got, g, (int)ELEMENTSOF(g));
-	if (nw < 0 || ng < 0)
-		return -ENOMEM;
-	if (nw != ng || nw > (int)ELEMENTSOF(w))
-		return 0;
-	for (int i = 0; i < nw; i++)
-		if (!expr_equal(w[i], g[i]))
-			return 0;
-	return 1;
-}
-
 /* The state of each item from st; returns how many are not OK. */
 static int judge(const struct nat_read *st, const struct nftq_nat *m, struct nftq_nat_item items[NFTQ_NAT_ITEMS])
 {
@@ -812,7 +726,7 @@ static int judge(const struct nat_read *st, const struct nftq_nat *m, struct nft
 			want = rule_build(m, c, j);
 			if (!want)
 				return -ENOMEM;
-			k = rule_equal(want, st->rule[c][j]);
+			k = nftq_rule_equal(want, st->rule[c][j], NULL);
 			if (k < 0)
 				return k;
 			if (k == 0)
