@@ -77,20 +77,9 @@ static int add_chain(struct nftq_batch *b)
 /* meta KEY -> reg 1; cmp reg 1 == data. */
 static int add_meta_cmp(struct nftnl_rule *r, uint32_t key, const void *data, uint32_t len)
 {
-	struct nftnl_expr *meta = nftnl_expr_alloc("meta"), *cmp;
+	int k = nftq_add_meta(r, key);
 
-	if (!meta)
-		return -ENOMEM;
-	nftnl_expr_set_u32(meta, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(meta, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, meta);
-	cmp = nftnl_expr_alloc("cmp");
-	if (!cmp)
-		return -ENOMEM;
-	nftnl_expr_set_u32(cmp, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(cmp, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_rule_add_expr(r, cmp);
-	return nftnl_expr_set(cmp, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
+	return k < 0 ? k : nftq_add_cmp_eq(r, data, len);
 }
 
 /* `meta l4proto PROTO iifgroup 2 oifgroup 1 flow add @qubes-accel`. One
@@ -174,7 +163,6 @@ ssize_t nftq_accel_build(void *buf, size_t len, uint32_t seq, uint32_t genid, co
 			 size_t n_devs)
 {
 	struct nftq_batch b;
-	ssize_t n;
 	int r;
 
 	r = accel_check(devs, n_devs);
@@ -182,13 +170,7 @@ ssize_t nftq_accel_build(void *buf, size_t len, uint32_t seq, uint32_t genid, co
 		return r;
 	nftq_batch_init(&b, seq);
 	r = accel_batch(&b, genid, devs, n_devs);
-	n = r < 0 ? r : (ssize_t)b.len;
-	if (n >= 0 && (size_t)n > len)
-		n = -ENOBUFS;
-	if (n >= 0)
-		memcpy(buf, nftq_batch_data(&b), (size_t)n);
-	nftq_batch_done(&b);
-	return n;
+	return nftq_batch_copy(&b, r, buf, len);
 }
 
 int nftq_accel_recreate(struct nftq *q, const char *const *devs, size_t n_devs)

@@ -34,58 +34,27 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
 
 /* --- building a rule ----------------------------------------------------- */
 
-static struct nftnl_expr *expr_add(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (e)
-		nftnl_rule_add_expr(r, e);
-	return e;
-}
-
-/* cmp eq reg 1 against DATA; its length must equal the load before it. */
-static int add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len)
-{
-	struct nftnl_expr *c = expr_add(r, "cmp");
-
-	if (!c)
-		return -ENOMEM;
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	return nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
-}
-
 /* payload load LEN bytes at BASE + OFF into reg 1, then cmp eq DATA. */
 static int add_payload_cmp(struct nftnl_rule *r, uint32_t base, uint32_t off, const void *data, uint32_t len)
 {
-	struct nftnl_expr *p = expr_add(r, "payload");
+	int k = nftq_add_load(r, base, off, len);
 
-	if (!p)
-		return -ENOMEM;
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
-	return add_cmp_eq(r, data, len);
+	return k < 0 ? k : nftq_add_cmp_eq(r, data, len);
 }
 
 /* meta l4proto into reg 1 (the dependency nft puts before `udp dport`),
  * then cmp eq the one-byte protocol. */
 static int add_l4proto_cmp(struct nftnl_rule *r, uint8_t proto)
 {
-	struct nftnl_expr *m = expr_add(r, "meta");
+	int k = nftq_add_meta(r, NFT_META_L4PROTO);
 
-	if (!m)
-		return -ENOMEM;
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	return add_cmp_eq(r, &proto, sizeof(proto));
+	return k < 0 ? k : nftq_add_cmp_eq(r, &proto, sizeof(proto));
 }
 
 /* immediate reg 1 = TO; nat dnat ip addr_min reg 1 -- or immediate drop. */
 static int add_action(struct nftnl_rule *r, const struct nftq_dns_rule *d)
 {
-	struct nftnl_expr *imm = expr_add(r, "immediate"), *nat;
+	struct nftnl_expr *imm = nftq_expr_add(r, "immediate"), *nat;
 
 	if (!imm)
 		return -ENOMEM;
@@ -97,7 +66,7 @@ static int add_action(struct nftnl_rule *r, const struct nftq_dns_rule *d)
 	nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
 	if (nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &d->to.s_addr, sizeof(d->to.s_addr)) < 0)
 		return -ENOMEM;
-	nat = expr_add(r, "nat");
+	nat = nftq_expr_add(r, "nat");
 	if (!nat)
 		return -ENOMEM;
 	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
@@ -266,16 +235,8 @@ static int chain_read(struct nftq *q, bool *ret_ok)
 /* 1 when table ip qubes exists, 0 when not, -errno. */
 static int table_exists(struct nftq *q)
 {
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	int r;
+	int r = nftq_table_get(q, NFPROTO_IPV4, NFTQ_TABLE, NULL, NULL);
 
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_IPV4, 0, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	r = nftq_request(q, nlh, NULL, NULL);
 	if (r == -ENOENT)
 		return 0;
 	return r < 0 ? r : 1;
@@ -422,15 +383,8 @@ static int add_chain(struct nftq_batch *b, uint16_t msg_type, bool with_hook)
 static int add_rule(struct nftq_batch *b, const struct nftq_dns_rule *d)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftq_dns_rule_build(d);
-	struct nlmsghdr *nlh;
 
-	if (!r)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, NFT_MSG_NEWRULE, NFPROTO_IPV4, NLM_F_CREATE | NLM_F_APPEND);
-	if (!nlh)
-		return b->error;
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	return 0;
+	return nftq_batch_add_rule(b, NFPROTO_IPV4, r);
 }
 
 /* add chain (no hook: works whether or not it exists), delete it with its

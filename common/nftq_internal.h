@@ -163,6 +163,29 @@ struct nftnl_rule;
  * table `family name` into the batch. 0, or the build error. */
 int nftq_batch_add_table(struct nftq_batch *b, uint16_t msg_type, uint16_t family, const char *name);
 
+/* NFT_MSG_GETTABLE of table `family name`: nftq_request's result
+ * (-ENOENT when there is no such table), cb called on the table. */
+int nftq_table_get(struct nftq *q, uint16_t family, const char *name, nftq_msg_cb cb, void *userdata);
+
+/* For the *_build functions of message-level tests: r is the result of
+ * building batch b (ended); copies b's bytes into buf. Returns their
+ * length, r when it is an error, or -ENOBUFS when len is too small; b is
+ * done either way. */
+ssize_t nftq_batch_copy(struct nftq_batch *b, int r, void *buf, size_t len);
+
+/* A NEWRULE appending r (built; NULL: -ENOMEM) to its chain. */
+int nftq_batch_add_rule(struct nftq_batch *b, uint16_t family, struct nftnl_rule *r);
+
+/* Building rules: each appends one expression to r; 0 or -ENOMEM. */
+/* A new expression `name` appended to r; NULL when out of memory. */
+struct nftnl_expr *nftq_expr_add(struct nftnl_rule *r, const char *name);
+/* meta KEY => reg 1 */
+int nftq_add_meta(struct nftnl_rule *r, uint32_t key);
+/* payload load LEN bytes @ BASE + OFF => reg 1 */
+int nftq_add_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len);
+/* cmp eq reg 1 DATA (its length must be the load's before it) */
+int nftq_add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len);
+
 /* Up to max expressions of r into ret; returns how many r has (which may
  * be more than max), or -ENOMEM. */
 int nftq_rule_exprs(const struct nftnl_rule *r, struct nftnl_expr **ret, int max);

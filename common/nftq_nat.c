@@ -81,57 +81,10 @@ static bool nat_valid(const struct nftq_nat *m)
 
 /* --- building the rules ---------------------------------------------------- */
 
-static struct nftnl_expr *expr_add(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (e)
-		nftnl_rule_add_expr(r, e);
-	return e;
-}
-
-/* meta KEY => reg 1 */
-static int add_meta(struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e = expr_add(r, "meta");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	return 0;
-}
-
-/* payload load LEN bytes @ BASE + OFF => reg 1 */
-static int add_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = expr_add(r, "payload");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	return 0;
-}
-
-/* cmp eq reg 1 DATA; its length must be the load's before it. */
-static int add_cmp(struct nftnl_rule *r, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = expr_add(r, "cmp");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	return nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
-}
-
 /* immediate reg 1 DATA */
 static int add_imm(struct nftnl_rule *r, const void *data, uint32_t len)
 {
-	struct nftnl_expr *e = expr_add(r, "immediate");
+	struct nftnl_expr *e = nftq_expr_add(r, "immediate");
 
 	if (!e)
 		return -ENOMEM;
@@ -141,7 +94,7 @@ static int add_imm(struct nftnl_rule *r, const void *data, uint32_t len)
 
 static int add_accept(struct nftnl_rule *r)
 {
-	struct nftnl_expr *e = expr_add(r, "immediate");
+	struct nftnl_expr *e = nftq_expr_add(r, "immediate");
 
 	if (!e)
 		return -ENOMEM;
@@ -156,7 +109,7 @@ static int add_accept(struct nftnl_rule *r)
  * TCP segment arrives with a bad checksum and is dropped (NOTES §5). */
 static int add_addr_write(struct nftnl_rule *r, uint32_t off)
 {
-	struct nftnl_expr *e = expr_add(r, "payload");
+	struct nftnl_expr *e = nftq_expr_add(r, "payload");
 
 	if (!e)
 		return -ENOMEM;
@@ -173,7 +126,7 @@ static int add_addr_write(struct nftnl_rule *r, uint32_t off)
 /* fwd to the ifindex in reg 1 */
 static int add_fwd(struct nftnl_rule *r)
 {
-	struct nftnl_expr *e = expr_add(r, "fwd");
+	struct nftnl_expr *e = nftq_expr_add(r, "fwd");
 
 	if (!e)
 		return -ENOMEM;
@@ -186,9 +139,9 @@ static int add_fwd(struct nftnl_rule *r)
 static int add_protocol(struct nftnl_rule *r, uint16_t ethertype)
 {
 	const uint16_t be = htons(ethertype);
-	int k = add_meta(r, NFT_META_PROTOCOL);
+	int k = nftq_add_meta(r, NFT_META_PROTOCOL);
 
-	return k < 0 ? k : add_cmp(r, &be, sizeof(be));
+	return k < 0 ? k : nftq_add_cmp_eq(r, &be, sizeof(be));
 }
 
 /* from-client: ip saddr VISIBLE ip saddr set REAL fwd to PEER;
@@ -204,9 +157,9 @@ static int build_translate(struct nftnl_rule *r, const struct nftq_nat *m, unsig
 
 	k = add_protocol(r, ETHERTYPE_IP);
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, sizeof(*match));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, sizeof(*match));
 	if (k >= 0)
-		k = add_cmp(r, &match->s_addr, sizeof(match->s_addr));
+		k = nftq_add_cmp_eq(r, &match->s_addr, sizeof(match->s_addr));
 	if (k >= 0)
 		k = add_imm(r, &set->s_addr, sizeof(set->s_addr));
 	if (k >= 0)
@@ -231,17 +184,17 @@ static int build_client_arp(struct nftnl_rule *r, const struct nftq_nat *m)
 	memcpy(sender + 6, &m->visible.s_addr, 4);
 	k = add_protocol(r, ETHERTYPE_ARP);
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_TYPES, sizeof(types));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_TYPES, sizeof(types));
 	if (k >= 0)
-		k = add_cmp(r, types, sizeof(types));
+		k = nftq_add_cmp_eq(r, types, sizeof(types));
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_LENS, sizeof(lens));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_LENS, sizeof(lens));
 	if (k >= 0)
-		k = add_cmp(r, lens, sizeof(lens));
+		k = nftq_add_cmp_eq(r, lens, sizeof(lens));
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_SENDER, sizeof(sender));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_SENDER, sizeof(sender));
 	if (k >= 0)
-		k = add_cmp(r, sender, sizeof(sender));
+		k = nftq_add_cmp_eq(r, sender, sizeof(sender));
 	if (k >= 0)
 		k = add_accept(r);
 	return k;
@@ -255,13 +208,13 @@ static int build_ether_arp(struct nftnl_rule *r)
 	const uint16_t hwtype = ARPHRD_ETHER, type = htons(ETHERTYPE_ARP);
 	int k;
 
-	k = add_meta(r, NFT_META_IIFTYPE);
+	k = nftq_add_meta(r, NFT_META_IIFTYPE);
 	if (k >= 0)
-		k = add_cmp(r, &hwtype, sizeof(hwtype));
+		k = nftq_add_cmp_eq(r, &hwtype, sizeof(hwtype));
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_LL_HEADER, OFF_ETHERTYPE, sizeof(type));
+		k = nftq_add_load(r, NFT_PAYLOAD_LL_HEADER, OFF_ETHERTYPE, sizeof(type));
 	if (k >= 0)
-		k = add_cmp(r, &type, sizeof(type));
+		k = nftq_add_cmp_eq(r, &type, sizeof(type));
 	if (k >= 0)
 		k = add_accept(r);
 	return k;
@@ -320,15 +273,8 @@ static int add_chain(struct nftq_batch *b, const struct nftq_nat *m, unsigned c)
 static int add_rule(struct nftq_batch *b, const struct nftq_nat *m, unsigned c, unsigned j)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = rule_build(m, c, j);
-	struct nlmsghdr *nlh;
 
-	if (!r)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, NFT_MSG_NEWRULE, NFPROTO_NETDEV, NLM_F_CREATE | NLM_F_APPEND);
-	if (!nlh)
-		return b->error;
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	return 0;
+	return nftq_batch_add_rule(b, NFPROTO_NETDEV, r);
 }
 
 /* The whole batch into b (initialised), ended. */
@@ -364,20 +310,13 @@ static int nat_batch(struct nftq_batch *b, const struct nftq_nat *m)
 ssize_t nftq_nat_build(void *buf, size_t len, uint32_t seq, const struct nftq_nat *m)
 {
 	struct nftq_batch b;
-	ssize_t n;
 	int r;
 
 	if (!nat_valid(m))
 		return -EINVAL;
 	nftq_batch_init(&b, seq);
 	r = nat_batch(&b, m);
-	n = r < 0 ? r : (ssize_t)b.len;
-	if (n >= 0 && (size_t)n > len)
-		n = -ENOBUFS;
-	if (n >= 0)
-		memcpy(buf, nftq_batch_data(&b), (size_t)n);
-	nftq_batch_done(&b);
-	return n;
+	return nftq_batch_copy(&b, r, buf, len);
 }
 
 int nftq_nat_replace(struct nftq *q, const struct nftq_nat *m)
@@ -599,16 +538,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *userdata)
  * not, -errno. */
 static int table_read(struct nftq *q, struct nat_read *st)
 {
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	int r;
+	int r = nftq_table_get(q, NFPROTO_NETDEV, NFTQ_NAT_TABLE, table_cb, st);
 
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_NAT_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_NETDEV, 0, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	r = nftq_request(q, nlh, table_cb, st);
 	if (r == -ENOENT)
 		return 0;
 	return r < 0 ? r : st->table;
