@@ -24,7 +24,9 @@
  * a test (exit 77, "skipped", without privileges unless CI=true).
  * --qubesdb PATH: the domain's keys in the test QubesDB daemon at PATH (as
  * on Qubes) instead of xenstore, plus the cost of one READ round trip to
- * each store, measured in-process on one connection.
+ * each store, measured in-process on one connection. Every vif's client
+ * then has its mapped-ip keys there as dom0 writes them (visible-ip = its
+ * own address), so no online waits for them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -207,17 +209,24 @@ static void remove_workdir(void)
 	rmdir(workdir);
 }
 
-/* One QubesDB READ: the 72-byte header out, the reply header and value
- * back (the protocol of SPEC.md, written out here so the bench stays
+/* One QubesDB request on fd: the 72-byte header (and value) out, the
+ * reply header and its payload back; 0 when the reply's type is `expect`
+ * (the protocol of SPEC.md, written out here so the bench stays
  * independent of the client it measures). */
-static int qdb_read_once(int fd, const char *path)
+static int qdb_request(int fd, unsigned char type, const char *path, const char *value, unsigned char expect)
 {
-	unsigned char h[72] = { 0 }, r[72 + 3072];
-	uint32_t len;
+	unsigned char h[72 + 3072] = { 0 }, r[72 + 3072];
+	uint32_t len = value ? (uint32_t)strlen(value) : 0;
 	size_t got = 0;
 
+	if (strlen(path) >= 64 || len >= 3072)
+		return -1;
+	h[0] = type;
 	memcpy(h + 1, path, strlen(path));
-	if (write(fd, h, sizeof(h)) != (ssize_t)sizeof(h))
+	memcpy(h + 68, &len, 4);
+	if (len)
+		memcpy(h + 72, value, len);
+	if (write(fd, h, 72 + len) != (ssize_t)(72 + len))
 		return -1;
 	while (got < 72) {
 		ssize_t k = read(fd, r + got, 72 - got);
@@ -227,7 +236,7 @@ static int qdb_read_once(int fd, const char *path)
 		got += (size_t)k;
 	}
 	memcpy(&len, r + 68, 4);
-	if (r[0] != 10 || len >= 3072)
+	if (r[0] != expect || len >= 3072)
 		return -1;
 	while (got < 72 + len) {
 		ssize_t k = read(fd, r + got, 72 + len - got);
@@ -239,17 +248,40 @@ static int qdb_read_once(int fd, const char *path)
 	return 0;
 }
 
-/* Rows: one READ round trip to QubesDB and to xenstore, on one connection. */
-static void bench_round_trips(unsigned cycles, double *v)
+/* One READ: answered by RESP_READ (10). */
+static int qdb_read_once(int fd, const char *path)
+{
+	return qdb_request(fd, 0, path, NULL, 10);
+}
+
+/* A connection to the test QubesDB daemon ($QUBESDB_SOCKET). */
+static int qdb_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct xs_handle *h;
 	int fd;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", getenv("QUBESDB_SOCKET"));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("connect to qubesdb");
+	return fd;
+}
+
+/* A WRITE: answered by RESP_OK (7). */
+static void qdb_put(int fd, const char *path, const char *value)
+{
+	if (qdb_request(fd, 1, path, value, 7) < 0) {
+		fprintf(stderr, "qvt-bench: writing %s to QubesDB failed\n", path);
+		exit(1);
+	}
+}
+
+/* Rows: one READ round trip to QubesDB and to xenstore, on one connection. */
+static void bench_round_trips(unsigned cycles, double *v)
+{
+	struct xs_handle *h;
+	int fd = qdb_connect();
+
 	for (unsigned i = 0; i < cycles; i++) {
 		double t0 = now_us();
 
@@ -282,8 +314,24 @@ static void xs_put(struct xs_handle *h, const char *path, const char *value)
 		die(path);
 }
 
-/* vifD.0 for D in [first, first+n), each with an address and a MAC. */
-static void make_vifs(struct xs_handle *h, unsigned first, unsigned n)
+/* The client ip4's mapped-ip keys in QubesDB, as dom0 writes them for
+ * every client of the netvm: visible-ip is the client's own address and
+ * visible-gateway the netvm's gateway. Without them an online from
+ * QubesDB would wait for them (--mapped-ip-wait, 2 s) and the rows would
+ * measure that wait. */
+static void map_client(int qfd, const char *ip4)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "/mapped-ip/%s/visible-ip", ip4);
+	qdb_put(qfd, key, ip4);
+	snprintf(key, sizeof(key), "/mapped-ip/%s/visible-gateway", ip4);
+	qdb_put(qfd, key, "10.137.0.1");
+}
+
+/* vifD.0 for D in [first, first+n), each with an address and a MAC, and
+ * with qfd >= 0 the address's mapped-ip keys in QubesDB. */
+static void make_vifs(struct xs_handle *h, int qfd, unsigned first, unsigned n)
 {
 	char path[96], cmd[128];
 	FILE *batch;
@@ -293,15 +341,18 @@ static void make_vifs(struct xs_handle *h, unsigned first, unsigned n)
 	if (!batch)
 		die("batch file");
 	for (unsigned d = first; d < first + n; d++) {
-		char key[96], val[64];
+		char key[96], ip4[32], val[64];
 
 		fprintf(batch, "link add vif%u.0 type veth peer name c%u\n", d, d);
 		snprintf(key, sizeof(key), "/local/domain/0/backend/vif/%u/0/ip", d);
-		snprintf(val, sizeof(val), "10.137.%u.%u fd09::%x", d / 250, d % 250 + 2, d);
+		snprintf(ip4, sizeof(ip4), "10.137.%u.%u", d / 250, d % 250 + 2);
+		snprintf(val, sizeof(val), "%s fd09::%x", ip4, d);
 		xs_put(h, key, val);
 		snprintf(key, sizeof(key), "/local/domain/0/backend/vif/%u/0/mac", d);
 		snprintf(val, sizeof(val), "00:16:3e:%02x:%02x:%02x", (d >> 16) & 0xff, (d >> 8) & 0xff, d & 0xff);
 		xs_put(h, key, val);
+		if (qfd >= 0)
+			map_client(qfd, ip4);
 	}
 	fclose(batch);
 	snprintf(cmd, sizeof(cmd), "ip -batch %s", path);
@@ -418,7 +469,7 @@ int main(int argc, char **argv)
 	double *on, *off, *cyc;
 	struct xs_handle *h;
 	pid_t xs, qdb = 0;
-	int opt;
+	int opt, qfd = -1;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
 		switch (opt) {
@@ -517,17 +568,20 @@ int main(int argc, char **argv)
 	h = xs_open(0);
 	if (!h)
 		die("xs_open");
-	if (qubesdb)
+	if (qubesdb) {
 		qdb = start_qubesdb();
-	else {
+		qfd = qdb_connect();
+	} else {
 		unsetenv("QUBESDB_SOCKET");
 		xs_put(h, "/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
 		xs_put(h, "/local/domain/0/qubes-netvm-gateway6", "fd09::1");
 	}
-	make_vifs(h, target, 1);
+	make_vifs(h, qfd, target, 1);
 	if (others)
-		make_vifs(h, 2, others);
+		make_vifs(h, qfd, 2, others);
 	xs_close(h);
+	if (qfd >= 0)
+		close(qfd);
 
 	for (unsigned d = 2; d < 2 + others; d++)
 		if (run_vif(d, "online") < 0)
