@@ -28,6 +28,7 @@
  * then has its mapped-ip keys there as dom0 writes them (visible-ip = its
  * own address), so no online waits for them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -201,6 +202,72 @@ static pid_t start_qubesdb(void)
 }
 
 static void row(const char *label, double *v, unsigned n, long rss_kib);
+
+#define NETNS_DIR "/run/netns"
+
+/* Every named network namespace goes at exit, whatever the exit: its
+ * bind mount and its file, then our /run/netns itself. (Killed by a
+ * signal, the kernel does the same when our mount namespace dies with
+ * its last process.) */
+static void remove_named_netns(void)
+{
+	DIR *d = opendir(NETNS_DIR);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char p[300];
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", NETNS_DIR, e->d_name);
+		umount2(p, MNT_DETACH);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	umount2(NETNS_DIR, MNT_DETACH);
+}
+
+/* Named network namespaces (as `ip netns add` makes, and NAT mode's
+ * VIF-nat) land in a /run/netns of our own: a tmpfs in our mount
+ * namespace, so the host's /run/netns never sees them. Creating the
+ * directory itself, when the host has none, is what `ip netns` does. */
+static void private_netns_dir(void)
+{
+	if ((mkdir("/run", 0755) < 0 && errno != EEXIST) || (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST))
+		die("mkdir " NETNS_DIR);
+	if (mount("tmpfs", NETNS_DIR, "tmpfs", 0, "mode=0755") < 0)
+		die("mount " NETNS_DIR);
+	atexit(remove_named_netns);
+}
+
+/* The named network namespaces are exactly those expected: none, or
+ * (expect non-NULL) that one alone. */
+static void check_named_netns(const char *expect, const char *when)
+{
+	DIR *d = opendir(NETNS_DIR);
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		die("opendir " NETNS_DIR);
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (expect && strcmp(e->d_name, expect) == 0) {
+			found = true;
+			continue;
+		}
+		fprintf(stderr, "qvt-bench: %s, an unexpected named network namespace '%s'\n", when, e->d_name);
+		closedir(d);
+		exit(1);
+	}
+	closedir(d);
+	if (expect && !found) {
+		fprintf(stderr, "qvt-bench: %s, no named network namespace '%s'\n", when, expect);
+		exit(1);
+	}
+}
 
 /* The scratch directory goes at exit, whatever the exit. */
 static void remove_workdir(void)
@@ -527,6 +594,7 @@ int main(int argc, char **argv)
 	}
 	if (mount("none", "/", "none", MS_REC | MS_SLAVE, NULL) < 0)
 		die("private mounts");
+	private_netns_dir();
 	/* A scratch directory of our own (the build tree may be under /tmp,
 	 * so /tmp itself stays as it is). */
 	if (!mkdtemp(workdir))
@@ -592,18 +660,27 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	check_named_netns(NULL, "with the other vifs online");
+
 	/* One untimed cycle: the backend is the expected one. */
 	if (run_vif(target, "online") < 0)
 		return 1;
 	check_backend();
+	check_named_netns(NULL, "after online");
 	if (run_vif(target, "offline") < 0)
 		return 1;
+	check_named_netns(NULL, "after offline");
 
+	/* Every cycle (untimed): no named namespace, whatever happened. */
 	for (unsigned i = 0; i < cycles; i++) {
 		on[i] = run_vif(target, "online");
-		off[i] = run_vif(target, "offline");
-		if (on[i] < 0 || off[i] < 0)
+		if (on[i] < 0)
 			return 1;
+		check_named_netns(NULL, "after online");
+		off[i] = run_vif(target, "offline");
+		if (off[i] < 0)
+			return 1;
+		check_named_netns(NULL, "after offline");
 		cyc[i] = on[i] + off[i];
 	}
 	snprintf(label, sizeof(label), "%s, %u other vifs online%s%s", backend_name(), others,
