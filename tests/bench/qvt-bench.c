@@ -5,7 +5,7 @@
  * Not a test: it asserts nothing beyond "the runs succeeded".
  *
  *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C]
- *             [--conntrack] [--dnat PATH] [--floor] [--smoke] [--qubesdb PATH]
+ *             [--conntrack] [--dnat PATH] [--floor] [--smoke] [--qubesdb PATH [--nat]]
  *             [--nft-base PATH]
  *
  * --nft-base PATH: the nftables generation (Qubes R4.2+): the base ruleset
@@ -27,6 +27,12 @@
  * each store, measured in-process on one connection. Every vif's client
  * then has its mapped-ip keys there as dom0 writes them (visible-ip = its
  * own address), so no online waits for them.
+ * --nat (with --qubesdb): the target's client has another visible-ip
+ * (net.fake-ip), so every online builds NAT mode's namespace vif1.0-nat
+ * (veth pair, translation table) and every offline removes it; the run
+ * checks that it does, and without --nat that no named namespace ever
+ * appears. Named namespaces live in a /run/netns private to the bench and
+ * are removed at exit, also when a run fails.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -57,7 +63,17 @@ static const char *vif_route;
 static const char *xenstored;
 static const char *qubesdb;
 static const char *nft_base;
+static bool nat;
 static char workdir[] = "/tmp/qvt-bench.XXXXXX";
+
+/* The benchmarked vif: vif1.0, client 10.137.0.3 (fd09::1). */
+#define TARGET 1
+#define TARGET_VIF "vif1.0"
+/* --nat: what the client sees instead, as dom0 writes it for a qube with
+ * net.fake-ip (Whonix's addresses); the namespace NAT mode makes. */
+#define NAT_VISIBLE_IP "10.152.152.11"
+#define NAT_VISIBLE_GATEWAY "10.152.152.10"
+#define TARGET_NAT_NS TARGET_VIF "-nat"
 
 static double now_us(void)
 {
@@ -132,6 +148,34 @@ static void check_backend(void)
 		fprintf(stderr, "qvt-bench: expected the %s backend, but vif1.0's anti-spoofing is %s%s%s\n",
 			backend_name(), nft ? "in the nftables set" : "", nft && ipt ? " and " : "",
 			ipt ? "in the x_tables raw table" : !nft ? "nowhere" : "");
+		exit(1);
+	}
+}
+
+/* --nat, after an online: the target is in NAT mode as SPEC.md says --
+ * the Xen vif inside its namespace with the veth's inner end, the
+ * translation table there for the visible address, and the netvm's
+ * `vif1.0` the veth end with MAC fe:ff:ff:ff:ff:ff; after an offline:
+ * the Xen vif (here a veth to c1) back in the netvm. A row that says NAT
+ * mode measures it. */
+static void check_nat(bool online)
+{
+	const char *why = NULL;
+
+	if (online) {
+		if (sh("ip -n " TARGET_NAT_NS " link show dev " TARGET_VIF " >/dev/null 2>&1") != 0)
+			why = "the Xen vif is not in the namespace";
+		else if (sh("ip -n " TARGET_NAT_NS " link show dev " TARGET_VIF "-p >/dev/null 2>&1") != 0)
+			why = "no veth " TARGET_VIF "-p in the namespace";
+		else if (sh("ip netns exec " TARGET_NAT_NS " nft list table netdev antispoof 2>/dev/null"
+			    " | grep -q " NAT_VISIBLE_IP) != 0)
+			why = "no translation table for " NAT_VISIBLE_IP " in the namespace";
+		else if (sh("ip link show dev " TARGET_VIF " 2>/dev/null | grep -q 'link/ether fe:ff:ff:ff:ff:ff'") != 0)
+			why = "the netvm's " TARGET_VIF " is not the veth end (fe:ff:ff:ff:ff:ff)";
+	} else if (sh("ip -o link show dev " TARGET_VIF " 2>/dev/null | grep -q '^[0-9]*: " TARGET_VIF "@c1:'") != 0)
+		why = "the Xen vif (the veth to c1) is not back in the netvm";
+	if (why) {
+		fprintf(stderr, "qvt-bench: after %s in NAT mode, %s\n", online ? "online" : "offline", why);
 		exit(1);
 	}
 }
@@ -383,21 +427,22 @@ static void xs_put(struct xs_handle *h, const char *path, const char *value)
 
 /* The client ip4's mapped-ip keys in QubesDB, as dom0 writes them for
  * every client of the netvm: visible-ip is the client's own address and
- * visible-gateway the netvm's gateway. Without them an online from
- * QubesDB would wait for them (--mapped-ip-wait, 2 s) and the rows would
- * measure that wait. */
-static void map_client(int qfd, const char *ip4)
+ * visible-gateway the netvm's gateway, unless the client is in NAT mode
+ * (net.fake-ip). Without them an online from QubesDB would wait for them
+ * (--mapped-ip-wait, 2 s) and the rows would measure that wait. */
+static void map_client(int qfd, const char *ip4, bool nat_client)
 {
 	char key[64];
 
 	snprintf(key, sizeof(key), "/mapped-ip/%s/visible-ip", ip4);
-	qdb_put(qfd, key, ip4);
+	qdb_put(qfd, key, nat_client ? NAT_VISIBLE_IP : ip4);
 	snprintf(key, sizeof(key), "/mapped-ip/%s/visible-gateway", ip4);
-	qdb_put(qfd, key, "10.137.0.1");
+	qdb_put(qfd, key, nat_client ? NAT_VISIBLE_GATEWAY : "10.137.0.1");
 }
 
 /* vifD.0 for D in [first, first+n), each with an address and a MAC, and
- * with qfd >= 0 the address's mapped-ip keys in QubesDB. */
+ * with qfd >= 0 the address's mapped-ip keys in QubesDB (NAT mode for
+ * the target with --nat). */
 static void make_vifs(struct xs_handle *h, int qfd, unsigned first, unsigned n)
 {
 	char path[96], cmd[128];
@@ -419,7 +464,7 @@ static void make_vifs(struct xs_handle *h, int qfd, unsigned first, unsigned n)
 		snprintf(val, sizeof(val), "00:16:3e:%02x:%02x:%02x", (d >> 16) & 0xff, (d >> 8) & 0xff, d & 0xff);
 		xs_put(h, key, val);
 		if (qfd >= 0)
-			map_client(qfd, ip4);
+			map_client(qfd, ip4, nat && d == TARGET);
 	}
 	fclose(batch);
 	snprintf(cmd, sizeof(cmd), "ip -batch %s", path);
@@ -527,9 +572,10 @@ int main(int argc, char **argv)
 		{ "smoke", no_argument, NULL, 's' },
 		{ "qubesdb", required_argument, NULL, 'q' },
 		{ "nft-base", required_argument, NULL, 'N' },
+		{ "nat", no_argument, NULL, 'A' },
 		{},
 	};
-	unsigned others = 0, cycles = 100, target = 1;
+	unsigned others = 0, cycles = 100;
 	bool conntrack = false, floor_row = false, smoke = false;
 	const char *dnat = NULL;
 	char path[96], label[128];
@@ -570,13 +616,21 @@ int main(int argc, char **argv)
 		case 'N':
 			nft_base = optarg;
 			break;
+		case 'A':
+			nat = true;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!vif_route || !xenstored || cycles == 0 || others > 20000) {
 		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] "
-				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH] [--nft-base PATH]\n");
+				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH [--nat]] [--nft-base PATH]\n");
+		return 2;
+	}
+	if (nat && !qubesdb) {
+		/* The mapped-ip keys have dots in their path: only QubesDB holds them. */
+		fprintf(stderr, "qvt-bench: --nat needs --qubesdb\n");
 		return 2;
 	}
 
@@ -644,7 +698,7 @@ int main(int argc, char **argv)
 		xs_put(h, "/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
 		xs_put(h, "/local/domain/0/qubes-netvm-gateway6", "fd09::1");
 	}
-	make_vifs(h, qfd, target, 1);
+	make_vifs(h, qfd, TARGET, 1);
 	if (others)
 		make_vifs(h, qfd, 2, others);
 	xs_close(h);
@@ -662,29 +716,36 @@ int main(int argc, char **argv)
 
 	check_named_netns(NULL, "with the other vifs online");
 
-	/* One untimed cycle: the backend is the expected one. */
-	if (run_vif(target, "online") < 0)
+	/* One untimed cycle: the backend is the expected one, and NAT mode
+	 * is there exactly when asked for. */
+	if (run_vif(TARGET, "online") < 0)
 		return 1;
 	check_backend();
-	check_named_netns(NULL, "after online");
-	if (run_vif(target, "offline") < 0)
+	check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
+	if (nat)
+		check_nat(true);
+	if (run_vif(TARGET, "offline") < 0)
 		return 1;
 	check_named_netns(NULL, "after offline");
+	if (nat)
+		check_nat(false);
 
-	/* Every cycle (untimed): no named namespace, whatever happened. */
+	/* Every cycle (untimed): the target's NAT namespace, and no other
+	 * named namespace, exists after online exactly with --nat, and
+	 * never after offline. */
 	for (unsigned i = 0; i < cycles; i++) {
-		on[i] = run_vif(target, "online");
+		on[i] = run_vif(TARGET, "online");
 		if (on[i] < 0)
 			return 1;
-		check_named_netns(NULL, "after online");
-		off[i] = run_vif(target, "offline");
+		check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
+		off[i] = run_vif(TARGET, "offline");
 		if (off[i] < 0)
 			return 1;
 		check_named_netns(NULL, "after offline");
 		cyc[i] = on[i] + off[i];
 	}
-	snprintf(label, sizeof(label), "%s, %u other vifs online%s%s", backend_name(), others,
-		 conntrack ? ", conntrack in use" : "", qubesdb ? ", keys in QubesDB" : "");
+	snprintf(label, sizeof(label), "%s, %u other vifs online%s%s%s", backend_name(), others,
+		 conntrack ? ", conntrack in use" : "", qubesdb ? ", keys in QubesDB" : "", nat ? ", NAT mode" : "");
 	{
 		char l[192];
 
