@@ -225,6 +225,16 @@ static int read_qubesdb(struct cfg *c, const enum cfg_key *keys, size_t n, const
 	return 0;
 }
 
+/* xenstored refuses a path with any other character (EINVAL). */
+static bool xs_path_chars(const char *p)
+{
+	for (; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("-/_@", *p)))
+			return false;
+	return true;
+}
+
 static int read_xenstore(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -232,6 +242,10 @@ static int read_xenstore(struct cfg *c, const enum cfg_key *keys, size_t n, cons
 		int r;
 
 		cfg_key_path(c, keys[i], arg, path, sizeof(path));
+		/* mapped-ip/<ip4>/...: the dots of the address make a path
+		 * xenstore cannot hold, so no such key can exist there. */
+		if (!xs_path_chars(path))
+			continue;
 		r = xsh_read_optional(c->xs, path, &ret[i]);
 		if (r < 0) {
 			snprintf(c->failed, sizeof(c->failed), "%s", path);
@@ -276,4 +290,9 @@ int cfg_wait(struct cfg *c, enum cfg_key key, const char *arg, uint64_t until, c
 	if (r < 0)
 		snprintf(c->failed, sizeof(c->failed), "%s", path);
 	return r;
+}
+
+bool cfg_can_wait(const struct cfg *c)
+{
+	return c->source == CFG_SOURCE_QUBESDB;
 }

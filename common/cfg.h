@@ -6,6 +6,7 @@
  * but cannot be read is, and never falls back to the other. Never logs. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,3 +64,5 @@ const char *cfg_failed_path(const struct cfg *c);
 /* The value of key, waiting until `until` for it to appear (QubesDB: a
  * WATCH; xenstore: no waiting). 0 with *ret NULL when it did not. */
 int cfg_wait(struct cfg *c, enum cfg_key key, const char *arg, uint64_t until, char **ret);
+/* Whether cfg_wait can wait at all (QubesDB) or only reads (xenstore). */
+bool cfg_can_wait(const struct cfg *c);

@@ -19,6 +19,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
@@ -296,6 +297,74 @@ int nlr_link_set_alias(struct nlr *n, int ifindex, const char *alias)
 	if (r >= 0)
 		r = nl_wait_for_ack(n->sk);
 	return nlr_result(n, r);
+}
+
+int nlr_link_set_netns(struct nlr *n, int ifindex, int nsfd)
+{
+	_cleanup_(rtnl_link_putp) struct rtnl_link *chg = rtnl_link_alloc();
+
+	if (!chg)
+		return -ENOMEM;
+	if (nsfd < 0)
+		return -EBADF;
+	rtnl_link_set_ns_fd(chg, nsfd);
+	return nlr_link_change(n, ifindex, chg);
+}
+
+int nlr_link_del(struct nlr *n, int ifindex)
+{
+	_cleanup_(rtnl_link_putp) struct rtnl_link *l = rtnl_link_alloc();
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	if (ifindex <= 0)
+		return -EINVAL;
+	rtnl_link_set_ifindex(l, ifindex);
+	n->kernel_errno = 0;
+	r = nlr_result(n, rtnl_link_delete(n->sk, l));
+	return r == -ENODEV ? -ENOENT : nlr_missing(r);
+}
+
+static int link_set_mac(struct rtnl_link *l, const struct mac_addr *mac)
+{
+	_cleanup_(nl_addr_putp) struct nl_addr *a = nl_addr_build(AF_LLC, mac->b, sizeof(mac->b));
+
+	if (!a)
+		return -ENOMEM;
+	rtnl_link_set_addr(l, a);
+	return 0;
+}
+
+int nlr_veth_add(struct nlr *n, const char *name, const struct mac_addr *mac, const char *peer,
+		 const struct mac_addr *peer_mac, int peer_nsfd)
+{
+	_cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
+	struct rtnl_link *p;
+	int r;
+
+	if (!ifname_is_valid(name) || !ifname_is_valid(peer))
+		return -EINVAL;
+	l = rtnl_link_veth_alloc();
+	if (!l)
+		return -ENOMEM;
+	p = rtnl_link_veth_get_peer(l);
+	rtnl_link_set_name(l, name);
+	rtnl_link_set_name(p, peer);
+	r = link_set_mac(l, mac);
+	if (r == 0)
+		r = link_set_mac(p, peer_mac);
+	if (r < 0) {
+		rtnl_link_put(p);
+		return r;
+	}
+	/* The peer is created straight in its namespace: never visible
+	 * under its name in ours. */
+	if (peer_nsfd >= 0)
+		rtnl_link_set_ns_fd(p, peer_nsfd);
+	rtnl_link_put(p);
+	n->kernel_errno = 0;
+	return nlr_result(n, rtnl_link_add(n->sk, l, NLM_F_CREATE | NLM_F_EXCL));
 }
 
 /* ---- addresses */

@@ -42,6 +42,17 @@ int nlr_link_rename(struct nlr *n, int ifindex, const char *newname);
 /* The interface's alias (ip link ... alias); "" removes it. */
 int nlr_link_set_alias(struct nlr *n, int ifindex, const char *alias);
 
+/* Moves the link into the network namespace of nsfd (it goes down, and
+ * loses its addresses, as any move does). */
+int nlr_link_set_netns(struct nlr *n, int ifindex, int nsfd);
+/* Deletes the link (a veth: both ends). -ENOENT when it is gone. */
+int nlr_link_del(struct nlr *n, int ifindex);
+/* A veth pair: name (MAC mac) in this socket's namespace, peer (MAC
+ * peer_mac) in the namespace of peer_nsfd (-1: here too); both down.
+ * -EEXIST when either name is taken. */
+int nlr_veth_add(struct nlr *n, const char *name, const struct mac_addr *mac, const char *peer,
+		 const struct mac_addr *peer_mac, int peer_nsfd);
+
 /* Host address (/32 or /128; IPv6 with IFA_F_NODAD). */
 int nlr_addr_add(struct nlr *n, int ifindex, const struct ip_addr *a);
 int nlr_addr_del(struct nlr *n, int ifindex, const struct ip_addr *a);

@@ -5,12 +5,14 @@
 #include <time.h>
 
 #include "apply.h"
+#include "apply_nat.h"
 #include "config.h"
 #include "conntrack.h"
 #include "deadline.h"
 #include "fw_antispoof.h"
 #include "hooks.h"
 #include "log.h"
+#include "nftq.h"
 #include "nl.h"
 #include "sysctl.h"
 #include "util.h"
@@ -325,6 +327,13 @@ static int do_action(struct apply_ctx *c, const struct action *a, struct done *d
 		return 0;
 	case ACT_ACCEL:
 		return do_accel(c);
+	case ACT_NAT_NS:
+	case ACT_NAT_MOVE:
+	case ACT_NAT_VETH:
+	case ACT_NAT_CONF:
+	case ACT_NAT_TABLE:
+	case ACT_NAT_REMOVE:
+		return nat_do(c, a, &d->changed);
 	default:
 		return -EINVAL;
 	}
@@ -371,6 +380,10 @@ static int undo_action(struct apply_ctx *c, const struct action *a, struct done 
 	case ACT_HOOK:
 		/* Tell the hooks that what they set up for this address is gone. */
 		return do_hook(c, a, true, deadline, NULL);
+	case ACT_NAT_NS:
+	case ACT_NAT_MOVE:
+	case ACT_NAT_VETH:
+		return nat_undo(c, a);
 	default:
 		return 0;
 	}
@@ -452,10 +465,30 @@ int apply_plan(struct apply_ctx *c)
 	return r;
 }
 
+/* The translation rules themselves, under their step. */
+static void print_nat_table(const struct vif_input *in)
+{
+	struct nftq_nat_item items[NFTQ_NAT_ITEMS];
+	struct nftq_nat m = {};
+
+	snprintf(m.vif, sizeof(m.vif), "%s", in->ifname);
+	snprintf(m.peer, sizeof(m.peer), "%.*s%s", (int)(IFNAME_MAX - 1 - strlen(NAT_PEER_SUFFIX)), in->ifname,
+		 NAT_PEER_SUFFIX);
+	memcpy(&m.real, in->nat_real.bytes, 4);
+	memcpy(&m.visible, in->visible_ip.bytes, 4);
+	memcpy(m.mac, in->mac.b, sizeof(m.mac));
+	nftq_nat_describe(&m, items);
+	for (size_t i = 0; i < NFTQ_NAT_ITEMS; i++)
+		printf("      %s\n", items[i].what);
+}
+
 void apply_print_dry_run(const struct plan *p)
 {
 	char buf[1024];
 
-	for (unsigned i = 0; i < p->n; i++)
+	for (unsigned i = 0; i < p->n; i++) {
 		printf("%2u  %s\n", i, action_describe(p, &p->actions[i], buf, sizeof(buf)));
+		if (p->actions[i].type == ACT_NAT_TABLE)
+			print_nat_table(p->in);
+	}
 }

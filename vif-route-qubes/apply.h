@@ -10,6 +10,7 @@
 #include "probe.h"
 
 struct fw;
+struct natns;
 struct nlr;
 struct xsh;
 
@@ -18,6 +19,7 @@ struct apply_ctx {
 	struct nlr *nl;
 	struct fw *fw;
 	struct xsh *xs;
+	struct natns *nat; /* NAT mode's namespace (natns.h), whether it exists or not */
 	const char *hooks_dir;
 	unsigned hook_timeout_ms; /* each hook's own bound */
 	uint64_t deadline;        /* the whole run's (deadline.h); 0: none */

@@ -1,7 +1,9 @@
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cfg.h"
+#include "deadline.h"
 #include "input.h"
 #include "log.h"
 #include "util.h"
@@ -179,6 +181,71 @@ static int parse_gateways(const struct vif_store *s, struct vif_input *in, bool 
 	return 0;
 }
 
+/* NAT mode, from the mapped-ip keys of the client's first IPv4 (dom0
+ * writes them for every client; visible-ip equal to the real address is
+ * an ordinary client). Values that are there are checked either way. */
+static int parse_nat(const struct vif_store *s, struct vif_input *in)
+{
+	const char *vip = s->visible_ip_name[0] ? s->visible_ip_name : "visible-ip";
+	const char *vgw = s->visible_gateway_name[0] ? s->visible_gateway_name : "visible-gateway";
+	const struct ip_addr *real = NULL;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < in->n_addrs && !real; i++)
+		if (in->addrs[i].family == AF_INET)
+			real = &in->addrs[i];
+	if (!real || (!s->visible_ip && !s->visible_gateway))
+		return 0;
+
+	if (s->visible_ip) {
+		if (ip_addr_parse(s->visible_ip, AF_INET, &in->visible_ip) < 0 ||
+		    !ip_addr_is_unicast_host(&in->visible_ip) || ip_addr_is_loopback(&in->visible_ip))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s '%.64s' is not a unicast IPv4 address", vip,
+					       s->visible_ip);
+	}
+	if (s->visible_gateway) {
+		if (ip_addr_parse(s->visible_gateway, AF_INET, &in->visible_gateway) < 0 ||
+		    !ip_addr_is_unicast_host(&in->visible_gateway) || ip_addr_is_loopback(&in->visible_gateway))
+			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s '%.64s' is not a unicast IPv4 address", vgw,
+					       s->visible_gateway);
+	}
+	if (!s->visible_ip || ip_addr_equal(&in->visible_ip, real))
+		return 0; /* an ordinary client */
+
+	if (!s->visible_gateway)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+				       "%s is %s, not the client's address, but %s is missing: cannot set up NAT mode",
+				       vip, s->visible_ip, vgw);
+	if (ip_addr_equal(&in->visible_gateway, &in->visible_ip))
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s equals %s (%s): the client cannot be its own gateway",
+				       vgw, vip, s->visible_ip);
+	if (ip_addr_equal(&in->visible_gateway, real))
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+				       "%s equals the client's real address %s: both live in its NAT namespace", vgw,
+				       s->visible_gateway);
+	if (strlen(in->ifname) + strlen(NAT_PEER_SUFFIX) >= IFNAME_MAX)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+				       "NAT mode needs an interface name of at most %zu characters (for %s%s), not '%s'",
+				       IFNAME_MAX - 1 - strlen(NAT_PEER_SUFFIX), in->ifname, NAT_PEER_SUFFIX, in->ifname);
+
+	in->nat = true;
+	in->nat_real = *real;
+	/* As Qubes: a client in NAT mode gets no IPv6. */
+	for (unsigned i = 0; i < in->n_addrs; i++) {
+		char buf[IP_ADDR_STRLEN];
+
+		if (in->addrs[i].family == AF_INET) {
+			in->addrs[n++] = in->addrs[i];
+			continue;
+		}
+		log_warning("NAT mode is IPv4 only: ignoring the client's IPv6 address %s",
+			    ip_addr_to_string(&in->addrs[i], buf));
+	}
+	in->n_addrs = n;
+	in->has_gateway6 = false;
+	return 0;
+}
+
 int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 {
 	char where[XENBUS_PATH_MAX + 8];
@@ -236,7 +303,10 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 				       in->xenbus_path, s->mac);
 	in->has_mac = true;
 
-	return parse_gateways(s, in, true);
+	r = parse_gateways(s, in, true);
+	if (r < 0)
+		return r;
+	return parse_nat(s, in);
 }
 
 static bool listed(char **names, unsigned n, const char *name)
@@ -247,9 +317,66 @@ static bool listed(char **names, unsigned n, const char *name)
 	return false;
 }
 
-int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
-		   struct vif_store *ret)
+/* The first token of ip that is an IPv4 address, canonical; false if none. */
+static bool first_ipv4(const char *ip, char buf[static IP_ADDR_STRLEN])
 {
+	_cleanup_free_ char *copy = ip ? strdup(ip) : NULL;
+	char *save = NULL;
+
+	if (!copy)
+		return false;
+	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		struct ip_addr a;
+
+		if (ip_addr_parse(tok, AF_INET, &a) == 0) {
+			ip_addr_to_string(&a, buf);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The mapped-ip keys of the client's first IPv4, waiting until `until`
+ * for dom0 to write them when neither is there yet (Qubes issue 9318). */
+static int read_mapped(struct cfg *cfg, const char *ip4, uint64_t until, struct vif_store *ret)
+{
+	static const enum cfg_key keys[] = { CFG_VISIBLE_IP, CFG_VISIBLE_GATEWAY };
+	char *v[ELEMENTSOF(keys)] = {};
+	char path[96];
+	int r;
+
+	r = cfg_read(cfg, keys, ELEMENTSOF(keys), ip4, v);
+	if (r >= 0 && !v[0] && !v[1] && until) {
+		uint64_t start = now_ms();
+
+		r = cfg_wait(cfg, CFG_VISIBLE_IP, ip4, until, &v[0]);
+		if (r >= 0 && v[0])
+			r = cfg_wait(cfg, CFG_VISIBLE_GATEWAY, ip4, until, &v[1]);
+		if (r >= 0 && v[0])
+			log_debug("the mapped-ip keys of %s came after %" PRIu64 " ms", ip4, now_ms() - start);
+		else if (r >= 0 && cfg_can_wait(cfg))
+			log_warning("no %s after %.1f s: going on without NAT mode",
+				    cfg_key_path(cfg, CFG_VISIBLE_IP, ip4, path, sizeof(path)),
+				    (double)(now_ms() - start) / 1000.0);
+	}
+	if (r < 0) {
+		free(v[0]);
+		free(v[1]);
+		return log_error_errno(r, "cannot read %s key '%s'", cfg_source_name(cfg), cfg_failed_path(cfg));
+	}
+	ret->visible_ip = v[0];
+	ret->visible_gateway = v[1];
+	snprintf(ret->visible_ip_name, sizeof(ret->visible_ip_name), "%s key %s", cfg_source_name(cfg),
+		 cfg_key_path(cfg, CFG_VISIBLE_IP, ip4, path, sizeof(path)));
+	snprintf(ret->visible_gateway_name, sizeof(ret->visible_gateway_name), "%s key %s", cfg_source_name(cfg),
+		 cfg_key_path(cfg, CFG_VISIBLE_GATEWAY, ip4, path, sizeof(path)));
+	return 0;
+}
+
+int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
+		   uint64_t mapped_until, struct vif_store *ret)
+{
+	char ip4[IP_ADDR_STRLEN];
 	static const enum cfg_key domain_keys[] = { CFG_GATEWAY, CFG_GATEWAY6, CFG_HARDEN };
 	struct {
 		const char *key;
@@ -307,6 +434,13 @@ int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, boo
 		snprintf(ret->gateway6_name, sizeof(ret->gateway6_name), "%s key %s", cfg_source_name(cfg),
 			 cfg_key_path(cfg, CFG_GATEWAY6, NULL, path, sizeof(path)));
 	}
+	if (first_ipv4(ret->ip, ip4)) {
+		r = read_mapped(cfg, ip4, mapped_until, ret);
+		if (r < 0) {
+			vif_store_done(ret);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -319,5 +453,7 @@ void vif_store_done(struct vif_store *s)
 	free(s->gateway);
 	free(s->gateway6);
 	free(s->harden);
+	free(s->visible_ip);
+	free(s->visible_gateway);
 	*s = (struct vif_store){};
 }

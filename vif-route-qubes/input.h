@@ -31,10 +31,14 @@ struct vif_store {
 	char *gateway;
 	char *gateway6;
 	char *harden; /* qubes-service/harden-network-interfaces */
+	char *visible_ip;      /* mapped-ip/<first IPv4>/visible-ip (NAT mode) */
+	char *visible_gateway; /* mapped-ip/<first IPv4>/visible-gateway */
 	/* How messages name the domain keys, e.g. "QubesDB key
 	 * /qubes-netvm-gateway"; "" for the bare name. */
 	char gateway_name[96];
 	char gateway6_name[96];
+	char visible_ip_name[96];
+	char visible_gateway_name[96];
 };
 
 struct vif_input {
@@ -57,7 +61,22 @@ struct vif_input {
 	bool has_gateway6;
 	struct ip_addr gateway6;
 	bool harden;
+
+	/* NAT mode (SPEC "NAT mode"): the client sees visible_ip behind
+	 * visible_gateway, the netvm its real address nat_real (its first
+	 * IPv4). Then addrs holds only IPv4 addresses. */
+	bool nat;
+	struct ip_addr nat_real;
+	struct ip_addr visible_ip;
+	struct ip_addr visible_gateway;
 };
+
+/* NAT mode's names: the namespace IFNAME-nat, the veth end inside it
+ * IFNAME-p (so IFNAME may have at most IFNAME_MAX - 3 characters). */
+#define NAT_NS_SUFFIX "-nat"
+#define NAT_PEER_SUFFIX "-p"
+/* The netvm side's veth end, as Xen gives its vifs. */
+#define NAT_NETVM_MAC "fe:ff:ff:ff:ff:ff"
 
 int vif_cmd_from_string(const char *s, enum vif_cmd *ret);
 const char *vif_cmd_to_string(enum vif_cmd c);
@@ -80,7 +99,10 @@ struct cfg;
  * domain's from cfg (NULL: none to read). Missing keys stay NULL; a
  * missing backend directory is -ENOENT (logged) when need_backend, else
  * only a warning (the domain's keys are read all the same); any other read
- * failure is an error naming the source and the key. */
+ * failure is an error naming the source and the key. mapped_until: when
+ * non-zero and the client has an IPv4 but neither of its mapped-ip keys
+ * exists yet, wait until then for dom0 to write them (QubesDB only; the
+ * xenstore source never waits). */
 int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
-		   struct vif_store *ret);
+		   uint64_t mapped_until, struct vif_store *ret);
 void vif_store_done(struct vif_store *s);

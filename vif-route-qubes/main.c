@@ -18,6 +18,7 @@
 #include "fw_antispoof.h"
 #include "input.h"
 #include "log.h"
+#include "natns.h"
 #include "nft.h"
 #include "nl.h"
 #include "plan.h"
@@ -31,6 +32,8 @@
  * must have ended, rolled back and reported well before. */
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_HOOK_TIMEOUT_MS 10000
+/* How long online waits for dom0 to write a client's mapped-ip keys. */
+#define DEFAULT_MAPPED_IP_WAIT_MS 2000
 /* status: 0 all ok, 1 something is not, 2 it could not be checked. */
 #define EXIT_STATUS_WRONG 1
 #define EXIT_STATUS_UNKNOWN 2
@@ -43,6 +46,7 @@ struct ctx {
 	unsigned wait_ms;
 	unsigned timeout_ms;
 	unsigned hook_timeout_ms;
+	unsigned mapped_ip_wait_ms;
 	const char *hooks_dir;
 	const char *vif_env;
 	const char *xenbus_env;
@@ -53,6 +57,7 @@ struct ctx {
 	struct cfg *cfg;
 	struct nlr *nl;
 	struct fw *fw;
+	struct natns nat;
 	int lock_fd;
 	struct plan plan;
 };
@@ -80,6 +85,9 @@ static void usage(FILE *f)
 		"      --timeout SECONDS the longest a run may take; online rolls back when it is up (default %g)\n"
 		"      --hook-timeout SECONDS  the longest one network hook may run (default %g)\n"
 		"      --hooks-dir DIR   network hooks directory (default %s)\n"
+		"      --mapped-ip-wait SECONDS  how long online waits for a client's QubesDB keys\n"
+		"                        /mapped-ip/IP/visible-ip and visible-gateway (NAT mode) when\n"
+		"                        dom0 has not written them yet (default %g)\n"
 		"      --config=SOURCE   where the domain's keys are: auto (QubesDB if its socket exists,\n"
 		"                        else xenstore), qubesdb or xenstore (default auto)\n"
 		"      --firewall=BACKEND  auto (nftables when table ip qubes has set 'allowed', as on\n"
@@ -87,7 +95,7 @@ static void usage(FILE *f)
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n",
 		DEFAULT_WAIT_MS / 1000.0, DEFAULT_TIMEOUT_MS / 1000.0, DEFAULT_HOOK_TIMEOUT_MS / 1000.0,
-		NETWORK_HOOKS_DIR);
+		NETWORK_HOOKS_DIR, DEFAULT_MAPPED_IP_WAIT_MS / 1000.0);
 }
 
 static int parse_seconds(const char *s, unsigned *ret)
@@ -126,7 +134,8 @@ static int parse_assignment(struct ctx *c, const char *arg)
 /* 1: stop now with success (help/version); 0: go on; < 0: bad usage. */
 static int parse_argv(struct ctx *c, int argc, char **argv)
 {
-	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR, ARG_CONFIG, ARG_FIREWALL };
+	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR, ARG_CONFIG, ARG_FIREWALL,
+	       ARG_MAPPED_IP_WAIT };
 	static const struct option options[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -138,6 +147,7 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 		{ "hooks-dir", required_argument, NULL, ARG_HOOKS_DIR },
 		{ "config", required_argument, NULL, ARG_CONFIG },
 		{ "firewall", required_argument, NULL, ARG_FIREWALL },
+		{ "mapped-ip-wait", required_argument, NULL, ARG_MAPPED_IP_WAIT },
 		{},
 	};
 	int opt, r;
@@ -173,6 +183,11 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
 						       "--hook-timeout needs seconds (over 0, up to 3600), not '%.16s'",
 						       optarg);
+			break;
+		case ARG_MAPPED_IP_WAIT:
+			if (parse_seconds(optarg, &c->mapped_ip_wait_ms) < 0)
+				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+						       "--mapped-ip-wait needs seconds (0-3600), not '%.16s'", optarg);
 			break;
 		case ARG_HOOKS_DIR:
 			c->hooks_dir = optarg;
@@ -247,7 +262,13 @@ static int read_store(struct ctx *c)
 	struct vif_store store;
 	int r;
 
-	r = vif_store_read(c->xs, c->cfg, c->in.xenbus_path, c->in.cmd != VIF_CMD_OFFLINE, &store);
+	/* Only a real online waits for dom0: a dry run or status says what
+	 * is there now. */
+	uint64_t mapped_until = c->in.cmd == VIF_CMD_ONLINE && !c->dry_run && c->mapped_ip_wait_ms
+					? deadline_within(c->deadline, c->mapped_ip_wait_ms)
+					: 0;
+
+	r = vif_store_read(c->xs, c->cfg, c->in.xenbus_path, c->in.cmd != VIF_CMD_OFFLINE, mapped_until, &store);
 	if (r < 0)
 		return r;
 	r = vif_input_from_store(&store, &c->in);
@@ -392,7 +413,12 @@ static void note_done(const struct ctx *c)
 		off += (size_t)snprintf(addrs + off, sizeof(addrs) - off, "%s%s", i ? " " : "",
 					ip_addr_to_string(&p->addrs[i], a));
 	}
-	if (c->in.cmd == VIF_CMD_ONLINE)
+	if (c->in.cmd == VIF_CMD_ONLINE && c->in.nat) {
+		char vip[IP_ADDR_STRLEN];
+
+		log_note("%s connected for %s (anti-spoofing: %s; NAT mode: the client sees %s, namespace %s)",
+			 c->in.ifname, addrs, backend_text(c), ip_addr_to_string(&c->in.visible_ip, vip), c->nat.name);
+	} else if (c->in.cmd == VIF_CMD_ONLINE)
 		log_note("%s connected for %s (anti-spoofing: %s)", c->in.ifname,
 			 p->n_addrs ? addrs : "no address: all its traffic dropped", backend_text(c));
 	else
@@ -442,9 +468,28 @@ static int run(struct ctx *c, int argc, char **argv)
 	ac.fault_step = parse_fault_step(getenv("QVT_FAULT_STEP"));
 #endif
 
-	r = probe_vif(c->nl, &c->in,
-		      c->in.cmd == VIF_CMD_ONLINE && !c->dry_run ? deadline_within(c->deadline, c->wait_ms) : now_ms(),
-		      &ac.f);
+	/* NAT mode's namespace, if an earlier online made it: it may hold
+	 * the Xen vif, which then is no longer here to wait for. */
+	r = natns_init(&c->nat, c->in.ifname);
+	if (r < 0 && r != -ENAMETOOLONG)
+		return log_error_errno(r, "cannot look for namespace %s", c->nat.name);
+	ac.nat = &c->nat;
+	{
+		struct vif_facts nf = {};
+
+		r = probe_nat(&c->nat, c->in.ifname, &nf);
+		if (r < 0)
+			return log_error_errno(r, "cannot look into namespace %s", c->nat.name);
+		r = probe_vif(c->nl, &c->in,
+			      c->in.cmd == VIF_CMD_ONLINE && !c->dry_run && !nf.nat_vif_inside
+				      ? deadline_within(c->deadline, c->wait_ms)
+				      : now_ms(),
+			      &ac.f);
+		ac.f.nat_ns = nf.nat_ns;
+		ac.f.nat_vif_inside = nf.nat_vif_inside;
+	}
+	if (r == -ENODEV && ac.f.nat_vif_inside)
+		r = 0;
 	if (r == -ENODEV && c->in.cmd == VIF_CMD_ONLINE && !c->dry_run)
 		return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "interface %s did not appear within %g s", c->in.vif,
 				       c->wait_ms / 1000.0);
@@ -549,6 +594,8 @@ int main(int argc, char **argv)
 	c.wait_ms = DEFAULT_WAIT_MS;
 	c.timeout_ms = DEFAULT_TIMEOUT_MS;
 	c.hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
+	c.mapped_ip_wait_ms = DEFAULT_MAPPED_IP_WAIT_MS;
+	c.nat.home_fd = c.nat.fd = -1;
 	c.hooks_dir = NETWORK_HOOKS_DIR;
 	c.vif_env = getenv("vif");
 	c.xenbus_env = getenv("XENBUS_PATH");
@@ -559,6 +606,7 @@ int main(int argc, char **argv)
 
 	nlr_free(c.nl);
 	fw_close(c.fw);
+	natns_done(&c.nat);
 	cfg_close(c.cfg);
 	xsh_close(c.xs);
 	if (c.lock_fd >= 0)

@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "fw_antispoof.h"
+#include "natns.h"
+#include "nftq.h"
 #include "plan.h"
 #include "util.h"
 
@@ -86,7 +88,8 @@ static void push_skip_route6(struct plan *p, const struct ip_addr *addr)
  * the vif safe should IPv6 be switched on later). */
 static bool v6_usable(const struct plan *p)
 {
-	return p->facts->ipv6_kernel && !p->facts->ipv6_disabled;
+	/* NAT mode turns IPv6 off on the netvm side's veth. */
+	return p->facts->ipv6_kernel && !p->facts->ipv6_disabled && !p->in->nat;
 }
 
 static bool gateway6_applies(const struct plan *p)
@@ -102,6 +105,16 @@ static void build_online(struct plan *p)
 
 	if (in->rename)
 		push(p, ACT_RENAME, false);
+
+	/* Before the sysctls: they belong on the netvm side's veth, and a
+	 * link moved into another namespace loses its own. */
+	if (in->nat) {
+		push(p, ACT_NAT_NS, false);
+		push(p, ACT_NAT_MOVE, false);
+		push(p, ACT_NAT_VETH, false);
+		push(p, ACT_NAT_CONF, false);
+		push(p, ACT_NAT_TABLE, false);
+	}
 
 	if (p->n_addrs > 0) {
 		push_sysctl(p, AF_INET, "proxy_arp", "1", false);
@@ -190,6 +203,9 @@ static void build_offline(struct plan *p)
 	for (unsigned i = n_fam; i-- > 0;)
 		push_antispoof(p, fam[i], true);
 	push_sysctl(p, AF_INET, "proxy_arp", "0", true);
+	/* Last: the veth above was the link all of that was on. */
+	if (p->facts->nat_ns || in->nat)
+		push(p, ACT_NAT_REMOVE, true);
 }
 
 static void add_addr(struct plan *p, const struct ip_addr *a)
@@ -235,6 +251,12 @@ static const char *const type_names[_ACT_MAX] = {
 	[ACT_XS_STATUS] = "hotplug-status",
 	[ACT_SKIP] = "skipped",
 	[ACT_ACCEL] = "flowtable",
+	[ACT_NAT_NS] = "NAT namespace",
+	[ACT_NAT_MOVE] = "NAT: vif into its namespace",
+	[ACT_NAT_VETH] = "NAT: veth pair",
+	[ACT_NAT_CONF] = "NAT: namespace configuration",
+	[ACT_NAT_TABLE] = "NAT: translation table",
+	[ACT_NAT_REMOVE] = "NAT namespace removal",
 };
 
 const char *action_type_name(enum action_type t)
@@ -305,6 +327,47 @@ const char *action_describe(const struct plan *p, const struct action *a, char *
 		break;
 	case ACT_SKIP:
 		snprintf(buf, len, "skip: %s", a->note);
+		break;
+	case ACT_NAT_NS:
+		snprintf(buf, len, "create network namespace %s%s (" NATNS_DIR "/%s%s)", ifn, NAT_NS_SUFFIX, ifn,
+			 NAT_NS_SUFFIX);
+		break;
+	case ACT_NAT_MOVE:
+		snprintf(buf, len, "move %s (the Xen vif) into namespace %s%s", ifn, ifn, NAT_NS_SUFFIX);
+		break;
+	case ACT_NAT_VETH:
+		snprintf(buf, len, "add veth %s (address %s) <-> %s%s (address %s, in %s%s); IPv6 off on both", ifn,
+			 NAT_NETVM_MAC, ifn, NAT_PEER_SUFFIX, mac_to_string(&in->mac, mac), ifn, NAT_NS_SUFFIX);
+		break;
+	case ACT_NAT_CONF: {
+		char real[IP_ADDR_STRLEN], vip[IP_ADDR_STRLEN], vgw[IP_ADDR_STRLEN], gw[IP_ADDR_STRLEN];
+
+		ip_addr_to_string(&in->nat_real, real);
+		ip_addr_to_string(&in->visible_ip, vip);
+		ip_addr_to_string(&in->visible_gateway, vgw);
+		ip_addr_to_string(&in->gateway, gw);
+		snprintf(buf, len,
+			 "in %s%s: address %s/32 dev %s%s, %s/32 dev %s; neighbours %s lladdr %s dev %s, %s lladdr "
+			 "%s dev %s%s (permanent); routes %s dev %s, %s dev %s%s; links up; IPv4 forwarding on, IPv6 off",
+			 ifn, NAT_NS_SUFFIX, real, ifn, NAT_PEER_SUFFIX, vgw, ifn, vip, mac, ifn, gw, NAT_NETVM_MAC, ifn,
+			 NAT_PEER_SUFFIX, vip, ifn, gw, ifn, NAT_PEER_SUFFIX);
+		break;
+	}
+	case ACT_NAT_TABLE: {
+		char real[IP_ADDR_STRLEN], vip[IP_ADDR_STRLEN];
+
+		snprintf(buf, len,
+			 "in %s%s: recreate table netdev " NFTQ_NAT_TABLE ": from %s only %s (source set to %s, on to "
+			 "%s%s) and its ARP; from %s%s only to %s (destination set to %s, on to %s) and ARP",
+			 ifn, NAT_NS_SUFFIX, ifn, ip_addr_to_string(&in->visible_ip, vip),
+			 ip_addr_to_string(&in->nat_real, real), ifn, NAT_PEER_SUFFIX, ifn, NAT_PEER_SUFFIX, real, vip,
+			 ifn);
+		break;
+	}
+	case ACT_NAT_REMOVE:
+		snprintf(buf, len,
+			 "if namespace %s%s exists: delete veth %s, move the Xen vif %s back here, delete the namespace",
+			 ifn, NAT_NS_SUFFIX, ifn, ifn);
 		break;
 	default:
 		snprintf(buf, len, "?");

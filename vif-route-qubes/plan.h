@@ -22,6 +22,15 @@ enum action_type {
 	ACT_XS_STATUS, /* hotplug-status = connected */
 	ACT_SKIP,      /* a piece SPEC says to skip with an error logged */
 	ACT_ACCEL,     /* nftables: recreate the flowtable table inet qubes-nat-accel */
+	/* NAT mode (natns.h): the namespace IFNAME-nat, the Xen vif moved
+	 * into it, the veth pair, addresses / neighbours / routes / links /
+	 * sysctls inside, the translation table; offline takes it all away. */
+	ACT_NAT_NS,
+	ACT_NAT_MOVE,
+	ACT_NAT_VETH,
+	ACT_NAT_CONF,
+	ACT_NAT_TABLE,
+	ACT_NAT_REMOVE,
 	_ACT_MAX,
 };
 

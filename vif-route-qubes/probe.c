@@ -2,6 +2,7 @@
 
 #include "fw_antispoof.h"
 #include "deadline.h"
+#include "natns.h"
 #include "nl.h"
 #include "probe.h"
 #include "sysctl.h"
@@ -60,4 +61,25 @@ int probe_claimed(struct fw *fw, const char *ifname, struct vif_facts *f)
 {
 	f->n_claimed = 0;
 	return fw_antispoof_claimed(fw, ifname, f->ipv6_kernel, f->claimed, VIF_MAX_ADDRS, &f->n_claimed);
+}
+
+int probe_nat(struct natns *n, const char *ifname, struct vif_facts *f)
+{
+	struct nlr_link l;
+	struct nlr *nl;
+	int r;
+
+	f->nat_ns = natns_exists(n);
+	f->nat_vif_inside = false;
+	if (!f->nat_ns)
+		return 0;
+	r = natns_nl(n, &nl);
+	if (r == 0)
+		r = nlr_link_get(nl, ifname, &l);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	f->nat_vif_inside = true;
+	return 0;
 }

@@ -21,6 +21,10 @@ struct vif_facts {
 	bool ipv6_kernel;   /* the kernel has IPv6 at all */
 	bool ipv6_disabled; /* IPv6 is off on the interface (or it does not exist) */
 	enum fw_backend fw; /* the firewall generation of this namespace */
+	/* NAT mode: the namespace IFNAME-nat exists; the Xen vif is in it
+	 * (then the link above, if any, is the netvm side's veth). */
+	bool nat_ns;
+	bool nat_vif_inside;
 	/* offline: the client addresses the anti-spoofing rules keyed by the
 	 * interface name claim, whatever xenstore still says. */
 	struct ip_addr claimed[VIF_MAX_ADDRS];
@@ -34,6 +38,10 @@ struct vif_facts {
  * the name vifname that our rename did not give it (apply marks the vif it
  * renames with the alias $vif). */
 int probe_vif(struct nlr *nl, const struct vif_input *in, uint64_t deadline, struct vif_facts *ret);
+
+struct natns;
+/* NAT mode's facts: whether the namespace exists and holds ifname. */
+int probe_nat(struct natns *n, const char *ifname, struct vif_facts *f);
 
 /* Fills f->claimed from the firewall's state (a snapshot, both families). */
 int probe_claimed(struct fw *fw, const char *ifname, struct vif_facts *f);

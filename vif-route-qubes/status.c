@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apply_nat.h"
 #include "fw_antispoof.h"
+#include "natns.h"
+#include "nftq.h"
 #include "log.h"
 #include "nl.h"
 #include "status.h"
@@ -65,6 +68,142 @@ static int check_antispoof(struct apply_ctx *c, const struct action *a, struct t
 		line(t, rep.line[i].word, rep.line[i].what, "%s", rep.line[i].text);
 	fw_report_done(&rep);
 	return 0;
+}
+
+/* --- NAT mode: what is inside the namespace ---------------------------- */
+
+static int nat_link(struct apply_ctx *c, const char *name, struct nlr_link *l)
+{
+	struct nlr *nl;
+	int r;
+
+	if (!natns_exists(c->nat))
+		return -ENODEV;
+	r = natns_nl(c->nat, &nl);
+	return r < 0 ? r : nlr_link_get(nl, name, l);
+}
+
+static int check_nat_addr(struct apply_ctx *c, struct tally *t, const char *dev, const struct ip_addr *a)
+{
+	char name[160], addr[IP_ADDR_STRLEN];
+	struct nlr_link l;
+	struct nlr *nl;
+	int r;
+
+	snprintf(name, sizeof(name), "%s/32 dev %s in %s", ip_addr_to_string(a, addr), dev, c->nat->name);
+	r = nat_link(c, dev, &l);
+	if (r == 0 && (r = natns_nl(c->nat, &nl)) == 0)
+		r = nlr_addr_exists(nl, l.ifindex, a);
+	if (r < 0 && r != -ENODEV)
+		return r;
+	item(t, "address", name, "", NULL, r <= 0);
+	return 0;
+}
+
+static int check_nat_neigh(struct apply_ctx *c, struct tally *t, const char *dev, const struct ip_addr *a,
+			   const struct mac_addr *mac)
+{
+	char name[160], want[64], now[64], addr[IP_ADDR_STRLEN], m[18];
+	struct mac_addr cur;
+	bool perm = false;
+	struct nlr_link l;
+	struct nlr *nl;
+	int r;
+
+	snprintf(name, sizeof(name), "%s dev %s in %s", ip_addr_to_string(a, addr), dev, c->nat->name);
+	snprintf(want, sizeof(want), "lladdr %s PERMANENT", mac_to_string(mac, m));
+	r = nat_link(c, dev, &l);
+	if (r == 0 && (r = natns_nl(c->nat, &nl)) == 0)
+		r = nlr_neigh_get(nl, l.ifindex, a, &cur, &perm);
+	if (r < 0 && r != -ENOENT && r != -ENODEV)
+		return r;
+	if (r == 0 && (!perm || memcmp(&cur, mac, sizeof(cur)) != 0)) {
+		snprintf(now, sizeof(now), "lladdr %s%s", mac_to_string(&cur, m), perm ? " PERMANENT" : "");
+		item(t, "neighbour", name, want, now, false);
+	} else
+		item(t, "neighbour", name, want, NULL, r < 0);
+	return 0;
+}
+
+static int check_nat_table(struct apply_ctx *c, struct tally *t)
+{
+	static const char *const words[] = { [NFTQ_NAT_OK] = "ok", [NFTQ_NAT_MISSING] = "missing",
+					     [NFTQ_NAT_DIFFERS] = "differs" };
+	struct nftq_nat_item items[NFTQ_NAT_ITEMS];
+	struct nftq *q = NULL;
+	struct nftq_nat m;
+	int r;
+
+	r = natns_exists(c->nat) ? nat_want(c, &m, true) : -ENODEV;
+	if (r == -ENODEV) {
+		/* No namespace or no links: every item is missing. */
+		nat_want(c, &m, false);
+		nftq_nat_describe(&m, items);
+		for (size_t i = 0; i < NFTQ_NAT_ITEMS; i++)
+			line(t, "missing", "nat", "%s", items[i].what);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = natns_nftq(c->nat, &q);
+	if (r < 0)
+		return r;
+	r = nftq_nat_check(q, &m, items);
+	nftq_close(q);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < NFTQ_NAT_ITEMS; i++)
+		line(t, words[items[i].state], "nat", "%s", items[i].what);
+	return 0;
+}
+
+static int check_nat(struct apply_ctx *c, const struct action *a, struct tally *t)
+{
+	const struct vif_input *in = c->plan->in;
+	char name[160], val[32];
+	struct mac_addr netvm_mac;
+	struct nlr_link l;
+	int r;
+
+	switch (a->type) {
+	case ACT_NAT_NS:
+		item(t, "namespace", c->nat->name, "", NULL, !natns_exists(c->nat));
+		return 0;
+	case ACT_NAT_MOVE:
+	case ACT_NAT_VETH: {
+		const char *dev = a->type == ACT_NAT_MOVE ? in->ifname : c->nat->peer;
+
+		snprintf(name, sizeof(name), "%s in %s", dev, c->nat->name);
+		r = nat_link(c, dev, &l);
+		if (r < 0 && r != -ENODEV)
+			return r;
+		item(t, "link", name, "up", r == 0 && !l.up ? "down" : NULL, r < 0);
+		return 0;
+	}
+	case ACT_NAT_CONF:
+		r = mac_parse(NAT_NETVM_MAC, &netvm_mac);
+		if (r == 0)
+			r = check_nat_addr(c, t, c->nat->peer, &in->nat_real);
+		if (r == 0)
+			r = check_nat_addr(c, t, in->ifname, &in->visible_gateway);
+		if (r == 0)
+			r = check_nat_neigh(c, t, in->ifname, &in->visible_ip, &in->mac);
+		if (r == 0)
+			r = check_nat_neigh(c, t, c->nat->peer, &in->gateway, &netvm_mac);
+		if (r < 0)
+			return r;
+		snprintf(name, sizeof(name), "net.ipv4.conf.all.forwarding in %s", c->nat->name);
+		r = natns_exists(c->nat) ? natns_sysctl_read(c->nat, AF_INET, "all", "forwarding", val, sizeof(val))
+					 : -ENOENT;
+		if (r < 0 && r != -ENOENT)
+			return r;
+		item(t, "sysctl", name, "1", r == 0 && !streq(val, "1") ? val : NULL, r < 0);
+		return 0;
+	case ACT_NAT_TABLE:
+		return check_nat_table(c, t);
+	default:
+		return 0;
+	}
 }
 
 static int check_action(struct apply_ctx *c, const struct action *a, struct tally *t)
@@ -168,6 +307,12 @@ static int check_action(struct apply_ctx *c, const struct action *a, struct tall
 	case ACT_SKIP:
 		line(t, "skipped", "", "%s", a->note);
 		break;
+	case ACT_NAT_NS:
+	case ACT_NAT_MOVE:
+	case ACT_NAT_VETH:
+	case ACT_NAT_CONF:
+	case ACT_NAT_TABLE:
+		return check_nat(c, a, t);
 	default: /* hooks and conntrack leave nothing to look at */
 		break;
 	}

@@ -17,8 +17,14 @@ void vifenv_add_vif(unsigned domid, const char *ip, const char *mac)
 
 	free(tl_sh("ip link add vif%u.0 type veth peer name c%u", domid, domid));
 	if (ip) {
+		char first[64];
+
 		snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/0/ip", domid);
 		tl_xs_write(path, ip);
+		/* dom0 writes every client's mapped-ip keys, the visible
+		 * address being the real one unless it is in NAT mode. */
+		if (sscanf(ip, "%63[0-9.]", first) == 1 && strchr(first, '.'))
+			vifenv_mapped_ip(first, first, "10.137.0.1");
 	}
 	if (mac) {
 		snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/0/mac", domid);
@@ -44,6 +50,7 @@ static void setup(bool qubesdb, bool nft)
 		free(tl_sh("iptables-legacy -t raw -S >/dev/null && ip6tables-legacy -t raw -S >/dev/null"));
 	free(tl_sh("ip link add vif3.0 type veth peer name eth0"));
 	vifenv_domain_key("qubes-netvm-gateway", "10.137.0.1");
+	vifenv_mapped_ip("10.137.0.5", "10.137.0.5", "10.137.0.1");
 	tl_xs_write("/local/domain/0/backend/vif/3/0/ip", "10.137.0.5");
 	tl_xs_write("/local/domain/0/backend/vif/3/0/mac", "00:16:3e:5e:6c:00");
 }
@@ -100,6 +107,21 @@ void vifenv_domain_key(const char *name, const char *value)
 		tl_xs_write(path, value);
 	else
 		tl_xs_rm(path);
+}
+
+void vifenv_mapped_ip(const char *ip4, const char *visible_ip, const char *visible_gateway)
+{
+	char name[96];
+
+	/* xenstore cannot hold a path with the address's dots: plain Xen
+	 * has no mapped-ip keys (QubesDB has had them since Qubes 4.0). */
+	if (qdb_pid <= 0)
+		return;
+
+	snprintf(name, sizeof(name), "mapped-ip/%s/visible-ip", ip4);
+	vifenv_domain_key(name, visible_ip);
+	snprintf(name, sizeof(name), "mapped-ip/%s/visible-gateway", ip4);
+	vifenv_domain_key(name, visible_gateway);
 }
 
 pid_t vifenv_xenstored_pid(void)

@@ -32,6 +32,11 @@ pid_t vifenv_qubesdb_pid(void);
 /* A domain key (xenstore's name, e.g. "qubes-netvm-gateway6") where this
  * fixture keeps them; value NULL removes it. */
 void vifenv_domain_key(const char *name, const char *value);
+/* The client ip4's mapped-ip keys (NAT mode when visible_ip is not ip4)
+ * in this fixture's QubesDB; NULL removes one. Every client of a QubesDB
+ * fixture has them, as dom0 writes them for every client. Nothing in a
+ * xenstore fixture: xenstore paths cannot hold the address's dots. */
+void vifenv_mapped_ip(const char *ip4, const char *visible_ip, const char *visible_gateway);
 /* The pid of this test's own xenstored. */
 pid_t vifenv_xenstored_pid(void);
 

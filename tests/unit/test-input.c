@@ -289,6 +289,75 @@ START_TEST(test_store_bad)
 }
 END_TEST
 
+/* NAT mode: decided from the first IPv4's mapped-ip keys. */
+START_TEST(test_store_nat)
+{
+	struct vif_input in = env_ok();
+	struct vif_store s = store_base();
+	char buf[IP_ADDR_STRLEN];
+
+	s.ip = (char *)"fd09::5 10.137.0.5 10.137.0.6";
+	s.gateway6 = (char *)"fd09::1";
+	s.visible_ip = (char *)"10.152.152.11";
+	s.visible_gateway = (char *)"10.152.152.10";
+	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
+	ck_assert(in.nat);
+	ck_assert_str_eq(ip_addr_to_string(&in.nat_real, buf), "10.137.0.5");
+	ck_assert_str_eq(ip_addr_to_string(&in.visible_ip, buf), "10.152.152.11");
+	ck_assert_str_eq(ip_addr_to_string(&in.visible_gateway, buf), "10.152.152.10");
+	/* IPv4 only: the IPv6 address and gateway are dropped. */
+	ck_assert_uint_eq(in.n_addrs, 2);
+	ck_assert_int_eq(in.addrs[0].family, AF_INET);
+	ck_assert_int_eq(in.addrs[1].family, AF_INET);
+	ck_assert(!in.has_gateway6);
+}
+END_TEST
+
+/* An ordinary client: dom0 writes the keys with visible-ip = the real
+ * address; and no keys at all is no NAT mode either. */
+START_TEST(test_store_nat_not_applied)
+{
+	struct vif_input in = env_ok();
+	struct vif_store s = store_base();
+
+	s.visible_ip = (char *)"10.137.0.5";
+	s.visible_gateway = (char *)"10.137.0.1";
+	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
+	ck_assert(!in.nat);
+	in = env_ok();
+	s = store_base();
+	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
+	ck_assert(!in.nat);
+}
+END_TEST
+
+static const struct {
+	const char *ifname, *vip, *vgw;
+} nat_bad[] = {
+	{ "vif3.0", "10.152.152.256", "10.152.152.10" },
+	{ "vif3.0", "255.255.255.255", "10.152.152.10" },
+	{ "vif3.0", "127.0.0.2", "10.152.152.10" },
+	{ "vif3.0", "fd09::11", "10.152.152.10" },
+	{ "vif3.0", " 10.152.152.11", "10.152.152.10" },
+	{ "vif3.0", "10.152.152.11", "0.0.0.0" },
+	{ "vif3.0", "10.152.152.11", "10.152.152.11" },
+	{ "vif3.0", "10.152.152.11", "10.137.0.5" },
+	{ "vif3.0", "10.152.152.11", NULL },
+	{ "vif-anon-long1", "10.152.152.11", "10.152.152.10" }, /* 14 + "-p" > 15 */
+};
+
+START_TEST(test_store_nat_bad)
+{
+	struct vif_input in = env_ok();
+	struct vif_store s = store_base();
+
+	snprintf(in.ifname, sizeof(in.ifname), "%s", nat_bad[_i].ifname);
+	s.visible_ip = (char *)nat_bad[_i].vip;
+	s.visible_gateway = (char *)nat_bad[_i].vgw;
+	ck_assert_int_eq(vif_input_from_store(&s, &in), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_cmd_names)
 {
 	enum vif_cmd c;
@@ -325,6 +394,9 @@ int main(void)
 	tcase_add_test(tc, test_store_key_names);
 	tcase_add_test(tc, test_store_vifname);
 	tcase_add_loop_test(tc, test_store_bad, 0, ELEMENTSOF(store_bad));
+	tcase_add_test(tc, test_store_nat);
+	tcase_add_test(tc, test_store_nat_not_applied);
+	tcase_add_loop_test(tc, test_store_nat_bad, 0, ELEMENTSOF(nat_bad));
 	suite_add_tcase(s, tc);
 
 	return tl_main(s, false);

@@ -2,6 +2,7 @@
  * takes every one of them away. Pure: no root, no kernel. */
 #include <check.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "antispoof.h"
 #include "input.h"
@@ -74,6 +75,24 @@ static char *render(const struct plan *p, bool with_sysctls)
 			break;
 		case ACT_SKIP:
 			snprintf(tok, sizeof(tok), "skip:%s", addr);
+			break;
+		case ACT_NAT_NS:
+			snprintf(tok, sizeof(tok), "nat-ns");
+			break;
+		case ACT_NAT_MOVE:
+			snprintf(tok, sizeof(tok), "nat-move");
+			break;
+		case ACT_NAT_VETH:
+			snprintf(tok, sizeof(tok), "nat-veth");
+			break;
+		case ACT_NAT_CONF:
+			snprintf(tok, sizeof(tok), "nat-conf");
+			break;
+		case ACT_NAT_TABLE:
+			snprintf(tok, sizeof(tok), "nat-table");
+			break;
+		case ACT_NAT_REMOVE:
+			snprintf(tok, sizeof(tok), "nat");
 			break;
 		default:
 			snprintf(tok, sizeof(tok), "?");
@@ -174,6 +193,43 @@ START_TEST(test_online_empty_ip)
 		ck_assert(!rules_of(&plan, a)[0].has_src);
 	}
 	ck_assert_str_eq(offline(&in), "-hook -addr:10.137.0.1 -down -rules6:1 -rules4:1 -sysctl4:proxy_arp=0");
+}
+END_TEST
+
+/* NAT mode: the namespace steps come first (the sysctls then land on the
+ * netvm side's veth), IPv6 is gone, and offline removes the namespace
+ * last -- also when only the kernel still knows of it. */
+START_TEST(test_nat_mode)
+{
+	struct vif_input in = {};
+	struct vif_store s = {
+		.ip = (char *)"10.137.0.5 fd09::5",
+		.mac = (char *)"00:16:3e:5e:6c:00",
+		.gateway = (char *)"10.137.0.1",
+		.gateway6 = (char *)"fd09::1",
+		.visible_ip = (char *)"10.152.152.11",
+		.visible_gateway = (char *)"10.152.152.10",
+	};
+	char buf[512];
+
+	ck_assert_int_eq(vif_input_from_env("vif3.0", "backend/vif/3/0", &in), 0);
+	ck_assert_int_eq(vif_input_from_store(&s, &in), 0);
+	facts = (struct vif_facts){ .ifindex = 7, .ipv6_kernel = true };
+	ck_assert_str_eq(online(&in), "nat-ns nat-move nat-veth nat-conf nat-table sysctl4:proxy_arp=1 rules4:2 "
+				      "rules6:1 ct neigh:10.137.0.5 up route:10.137.0.5 hook:10.137.0.5 "
+				      "addr:10.137.0.1 status");
+	ck_assert_ptr_nonnull(strstr(action_describe(&plan, &plan.actions[3], buf, sizeof(buf)),
+				     "address 10.137.0.5/32 dev vif3.0-p, 10.152.152.10/32 dev vif3.0"));
+	ck_assert_str_eq(offline(&in), "-hook:10.137.0.5 -route:10.137.0.5 -addr:10.137.0.1 -down "
+				       "-neigh:10.137.0.5 -rules6:1 -rules4:2 -sysctl4:proxy_arp=0 -nat");
+
+	/* The keys are gone, the namespace is not. */
+	in = (struct vif_input){};
+	ck_assert_int_eq(vif_input_from_env("vif3.0", "backend/vif/3/0", &in), 0);
+	facts = (struct vif_facts){ .ifindex = 7, .ipv6_kernel = true, .nat_ns = true };
+	ck_assert_str_eq(offline(&in), "-hook -down -rules6:1 -rules4:1 -sysctl4:proxy_arp=0 -nat");
+	facts.nat_ns = false;
+	ck_assert_str_eq(offline(&in), "-hook -down -rules6:1 -rules4:1 -sysctl4:proxy_arp=0");
 }
 END_TEST
 
@@ -450,6 +506,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_online_invariants, 0, ELEMENTSOF(inv_cases));
 	tcase_add_loop_test(tc, test_offline_reverses_online, 0, ELEMENTSOF(inv_cases));
 	tcase_add_test(tc, test_offline_v4);
+	tcase_add_test(tc, test_nat_mode);
 	suite_add_tcase(s, tc);
 
 	return tl_main(s, false);
