@@ -348,6 +348,16 @@ static void remove_workdir(void)
 	rmdir(workdir);
 }
 
+/* Killed by a signal (^C, a closed pipe such as `| head`), the scratch
+ * directory goes too (umount2 and rmdir are async-signal-safe); the named
+ * namespaces and our mounts go with our mount namespace. */
+static void on_fatal_signal(int sig)
+{
+	remove_workdir();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* One QubesDB request on fd: the 72-byte header (and value) out, the
  * reply header and its payload back; 0 when the reply's type is `expect`
  * (the protocol of SPEC.md, written out here so the bench stays
@@ -682,6 +692,10 @@ int main(int argc, char **argv)
 	if (!mkdtemp(workdir))
 		die("scratch directory");
 	atexit(remove_workdir); /* also when a run fails */
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGHUP, on_fatal_signal);
+	signal(SIGPIPE, on_fatal_signal);
 	if (mount("tmpfs", workdir, "tmpfs", 0, "mode=0700") < 0)
 		die("scratch directory");
 	snprintf(path, sizeof(path), "%s/xtables.lock", workdir);
