@@ -6,7 +6,6 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/flowtable.h>
 #include <libnftnl/rule.h>
-#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <string.h>
@@ -14,7 +13,6 @@
 #include "nftq_internal.h"
 #include "util.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_flowtable *, nftnl_flowtable_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
@@ -25,20 +23,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
 #define GROUP_CLIENT 2     /* interface group of client vifs */
 #define GROUP_UPLINK 1
 #define ACCEL_TRIES 5      /* batches refused for a stale genid before giving up */
-
-static int add_table(struct nftq_batch *b, uint16_t msg_type)
-{
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_ACCEL_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, msg_type, NFPROTO_INET, msg_type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
-	if (!nlh)
-		return b->error;
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	return 0;
-}
 
 static int add_flowtable(struct nftq_batch *b, const char *const *devs, size_t n_devs)
 {
@@ -93,20 +77,9 @@ static int add_chain(struct nftq_batch *b)
 /* meta KEY -> reg 1; cmp reg 1 == data. */
 static int add_meta_cmp(struct nftnl_rule *r, uint32_t key, const void *data, uint32_t len)
 {
-	struct nftnl_expr *meta = nftnl_expr_alloc("meta"), *cmp;
+	int k = nftq_add_meta(r, key);
 
-	if (!meta)
-		return -ENOMEM;
-	nftnl_expr_set_u32(meta, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(meta, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, meta);
-	cmp = nftnl_expr_alloc("cmp");
-	if (!cmp)
-		return -ENOMEM;
-	nftnl_expr_set_u32(cmp, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(cmp, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_rule_add_expr(r, cmp);
-	return nftnl_expr_set(cmp, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
+	return k < 0 ? k : nftq_add_cmp_eq(r, data, len);
 }
 
 /* `meta l4proto PROTO iifgroup 2 oifgroup 1 flow add @qubes-accel`. One
@@ -165,11 +138,11 @@ static int accel_batch(struct nftq_batch *b, uint32_t genid, const char *const *
 	/* NEWTABLE first so that DELTABLE never meets a missing table: the
 	 * batch works whether or not the table exists. */
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_INET, NFTQ_ACCEL_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_DELTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_DELTABLE, NFPROTO_INET, NFTQ_ACCEL_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_INET, NFTQ_ACCEL_TABLE);
 	if (r >= 0)
 		r = add_flowtable(b, devs, n_devs);
 	if (r >= 0)
@@ -190,7 +163,6 @@ ssize_t nftq_accel_build(void *buf, size_t len, uint32_t seq, uint32_t genid, co
 			 size_t n_devs)
 {
 	struct nftq_batch b;
-	ssize_t n;
 	int r;
 
 	r = accel_check(devs, n_devs);
@@ -198,13 +170,7 @@ ssize_t nftq_accel_build(void *buf, size_t len, uint32_t seq, uint32_t genid, co
 		return r;
 	nftq_batch_init(&b, seq);
 	r = accel_batch(&b, genid, devs, n_devs);
-	n = r < 0 ? r : (ssize_t)b.len;
-	if (n >= 0 && (size_t)n > len)
-		n = -ENOBUFS;
-	if (n >= 0)
-		memcpy(buf, nftq_batch_data(&b), (size_t)n);
-	nftq_batch_done(&b);
-	return n;
+	return nftq_batch_copy(&b, r, buf, len);
 }
 
 int nftq_accel_recreate(struct nftq *q, const char *const *devs, size_t n_devs)

@@ -21,14 +21,12 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr_iter *, nftnl_expr_iter_destroy)
 
 #define DNS_PRIO (-100)     /* dstnat */
 #define DNS_PORT 53
 #define DNS_TRIES 10        /* batches refused for a stale genid before giving up */
 #define DNS_READ_TRIES 5    /* dumps interrupted by a concurrent change */
 #define DNS_MAX_EXPRS 8     /* the dnat shape; the drop shape has 7 */
-#define EXPR_ATTR_LAST 31   /* libnftnl keeps an expression's attributes as bits of a u32 */
 
 /* IPv4 header: daddr at 16; udp/tcp header: dport at 2. */
 #define OFF_DADDR 16
@@ -36,58 +34,27 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr_iter *, nftnl_expr_iter_destroy)
 
 /* --- building a rule ----------------------------------------------------- */
 
-static struct nftnl_expr *expr_add(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (e)
-		nftnl_rule_add_expr(r, e);
-	return e;
-}
-
-/* cmp eq reg 1 against DATA; its length must equal the load before it. */
-static int add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len)
-{
-	struct nftnl_expr *c = expr_add(r, "cmp");
-
-	if (!c)
-		return -ENOMEM;
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	return nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
-}
-
 /* payload load LEN bytes at BASE + OFF into reg 1, then cmp eq DATA. */
 static int add_payload_cmp(struct nftnl_rule *r, uint32_t base, uint32_t off, const void *data, uint32_t len)
 {
-	struct nftnl_expr *p = expr_add(r, "payload");
+	int k = nftq_add_load(r, base, off, len);
 
-	if (!p)
-		return -ENOMEM;
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
-	return add_cmp_eq(r, data, len);
+	return k < 0 ? k : nftq_add_cmp_eq(r, data, len);
 }
 
 /* meta l4proto into reg 1 (the dependency nft puts before `udp dport`),
  * then cmp eq the one-byte protocol. */
 static int add_l4proto_cmp(struct nftnl_rule *r, uint8_t proto)
 {
-	struct nftnl_expr *m = expr_add(r, "meta");
+	int k = nftq_add_meta(r, NFT_META_L4PROTO);
 
-	if (!m)
-		return -ENOMEM;
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-	nftnl_expr_set_u32(m, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	return add_cmp_eq(r, &proto, sizeof(proto));
+	return k < 0 ? k : nftq_add_cmp_eq(r, &proto, sizeof(proto));
 }
 
 /* immediate reg 1 = TO; nat dnat ip addr_min reg 1 -- or immediate drop. */
 static int add_action(struct nftnl_rule *r, const struct nftq_dns_rule *d)
 {
-	struct nftnl_expr *imm = expr_add(r, "immediate"), *nat;
+	struct nftnl_expr *imm = nftq_expr_add(r, "immediate"), *nat;
 
 	if (!imm)
 		return -ENOMEM;
@@ -99,7 +66,7 @@ static int add_action(struct nftnl_rule *r, const struct nftq_dns_rule *d)
 	nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
 	if (nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &d->to.s_addr, sizeof(d->to.s_addr)) < 0)
 		return -ENOMEM;
-	nat = expr_add(r, "nat");
+	nat = nftq_expr_add(r, "nat");
 	if (!nat)
 		return -ENOMEM;
 	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
@@ -143,45 +110,11 @@ struct nftnl_rule *nftq_dns_rule_build(const struct nftq_dns_rule *d)
 
 /* --- comparing ------------------------------------------------------------ */
 
-/* Up to max expressions of r into ret; returns how many r has (which may
- * be more than max), or -ENOMEM. */
-static int exprs_of(const struct nftnl_rule *r, struct nftnl_expr **ret, int max)
-{
-	_cleanup_(nftnl_expr_iter_destroyp) struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
-	struct nftnl_expr *e;
-	int n = 0;
-
-	if (!it)
-		return -ENOMEM;
-	while ((e = nftnl_expr_iter_next(it))) {
-		if (n < max)
-			ret[n] = e;
-		n++;
-	}
-	return n;
-}
-
-static bool attr_equal(const struct nftnl_expr *a, const struct nftnl_expr *b, uint16_t type)
-{
-	const void *pa, *pb;
-	uint32_t la = 0, lb = 0;
-
-	if (nftnl_expr_is_set(a, type) != nftnl_expr_is_set(b, type))
-		return false;
-	if (!nftnl_expr_is_set(a, type))
-		return true;
-	pa = nftnl_expr_get(a, type, &la);
-	pb = nftnl_expr_get(b, type, &lb);
-	if (!pa || !pb)
-		return pa == pb;
-	return la == lb && memcmp(pa, pb, la) == 0;
-}
-
 /* What the kernel adds to a nat expression that loads only ADDR_MIN: an
  * ADDR_MAX equal to it, and FLAGS = NF_NAT_RANGE_MAP_IPS. */
-static bool nat_normalised(const struct nftnl_expr *want, const struct nftnl_expr *got, uint16_t type)
+static bool nat_normalised(const char *name, const struct nftnl_expr *want, const struct nftnl_expr *got, uint16_t type)
 {
-	if (!nftnl_expr_is_set(want, NFTNL_EXPR_NAT_REG_ADDR_MIN) || nftnl_expr_is_set(want, type) ||
+	if (!streq(name, "nat") || !nftnl_expr_is_set(want, NFTNL_EXPR_NAT_REG_ADDR_MIN) || nftnl_expr_is_set(want, type) ||
 	    !nftnl_expr_is_set(got, type))
 		return false;
 	if (type == NFTNL_EXPR_NAT_REG_ADDR_MAX)
@@ -193,39 +126,9 @@ static bool nat_normalised(const struct nftnl_expr *want, const struct nftnl_exp
 	return false;
 }
 
-static bool expr_equal(const struct nftnl_expr *want, const struct nftnl_expr *got)
-{
-	const char *nw = nftnl_expr_get_str(want, NFTNL_EXPR_NAME), *ng = nftnl_expr_get_str(got, NFTNL_EXPR_NAME);
-	bool is_nat;
-
-	if (!nw || !ng || !streq(nw, ng))
-		return false;
-	is_nat = streq(nw, "nat");
-	for (uint16_t type = NFTNL_EXPR_BASE; type <= EXPR_ATTR_LAST; type++) {
-		if (attr_equal(want, got, type))
-			continue;
-		if (is_nat && nat_normalised(want, got, type))
-			continue;
-		return false;
-	}
-	return true;
-}
-
 bool nftq_dns_rule_equal(const struct nftnl_rule *want, const struct nftnl_rule *got)
 {
-	struct nftnl_expr *w[DNS_MAX_EXPRS + 1], *g[DNS_MAX_EXPRS + 1];
-	int nw, ng;
-
-	if (nftnl_rule_is_set(got, NFTNL_RULE_USERDATA))
-		return false;
-	nw = exprs_of(want, w, (int)ELEMENTSOF(w));
-	ng = exprs_of(got, g, (int)ELEMENTSOF(g));
-	if (nw < 0 || ng < 0 || nw != ng || nw > (int)ELEMENTSOF(w))
-		return false;
-	for (int i = 0; i < nw; i++)
-		if (!expr_equal(w[i], g[i]))
-			return false;
-	return true;
+	return nftq_rule_equal(want, got, nat_normalised) == 1;
 }
 
 /* The bytes of attribute type of e when they are exactly len long. */
@@ -251,7 +154,7 @@ int nftq_dns_rule_decode(const struct nftnl_rule *got, struct nftq_dns_rule *ret
 
 	/* Pick the values from where the two shapes keep them; whether the
 	 * rule is exactly of that shape is then one strict comparison. */
-	n = exprs_of(got, e, (int)ELEMENTSOF(e));
+	n = nftq_rule_exprs(got, e, (int)ELEMENTSOF(e));
 	if (n < 0)
 		return n;
 	if (n != DNS_MAX_EXPRS && n != DNS_MAX_EXPRS - 1)
@@ -332,16 +235,8 @@ static int chain_read(struct nftq *q, bool *ret_ok)
 /* 1 when table ip qubes exists, 0 when not, -errno. */
 static int table_exists(struct nftq *q)
 {
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	int r;
+	int r = nftq_table_get(q, NFPROTO_IPV4, NFTQ_TABLE, NULL, NULL);
 
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_IPV4, 0, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	r = nftq_request(q, nlh, NULL, NULL);
 	if (r == -ENOENT)
 		return 0;
 	return r < 0 ? r : 1;
@@ -488,15 +383,8 @@ static int add_chain(struct nftq_batch *b, uint16_t msg_type, bool with_hook)
 static int add_rule(struct nftq_batch *b, const struct nftq_dns_rule *d)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftq_dns_rule_build(d);
-	struct nlmsghdr *nlh;
 
-	if (!r)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, NFT_MSG_NEWRULE, NFPROTO_IPV4, NLM_F_CREATE | NLM_F_APPEND);
-	if (!nlh)
-		return b->error;
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	return 0;
+	return nftq_batch_add_rule(b, NFPROTO_IPV4, r);
 }
 
 /* add chain (no hook: works whether or not it exists), delete it with its

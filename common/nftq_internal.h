@@ -153,3 +153,55 @@ static inline const void *nftq_batch_data(const struct nftq_batch *b)
  * unknown). ret_err (may be NULL) gets the details of the first error
  * reply; its .error is 0 when the failure was not a reply. */
 int nftq_batch_send(struct nftq *q, struct nftq_batch *b, struct nftq_error *ret_err);
+
+/* --- rules and tables at the libnftnl level (nftq_expr.c) ---------------- */
+
+struct nftnl_expr;
+struct nftnl_rule;
+
+/* A NEWTABLE (with NLM_F_CREATE: no error when it exists) or DELTABLE of
+ * table `family name` into the batch. 0, or the build error. */
+int nftq_batch_add_table(struct nftq_batch *b, uint16_t msg_type, uint16_t family, const char *name);
+
+/* NFT_MSG_GETTABLE of table `family name`: nftq_request's result
+ * (-ENOENT when there is no such table), cb called on the table. */
+int nftq_table_get(struct nftq *q, uint16_t family, const char *name, nftq_msg_cb cb, void *userdata);
+
+/* For the *_build functions of message-level tests: r is the result of
+ * building batch b (ended); copies b's bytes into buf. Returns their
+ * length, r when it is an error, or -ENOBUFS when len is too small; b is
+ * done either way. */
+ssize_t nftq_batch_copy(struct nftq_batch *b, int r, void *buf, size_t len);
+
+/* A NEWRULE appending r (built; NULL: -ENOMEM) to its chain. */
+int nftq_batch_add_rule(struct nftq_batch *b, uint16_t family, struct nftnl_rule *r);
+
+/* Building rules: each appends one expression to r; 0 or -ENOMEM. */
+/* A new expression `name` appended to r; NULL when out of memory. */
+struct nftnl_expr *nftq_expr_add(struct nftnl_rule *r, const char *name);
+/* meta KEY => reg 1 */
+int nftq_add_meta(struct nftnl_rule *r, uint32_t key);
+/* payload load LEN bytes @ BASE + OFF => reg 1 */
+int nftq_add_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len);
+/* cmp eq reg 1 DATA (its length must be the load's before it) */
+int nftq_add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len);
+
+/* Up to max expressions of r into ret; returns how many r has (which may
+ * be more than max), or -ENOMEM. */
+int nftq_rule_exprs(const struct nftnl_rule *r, struct nftnl_expr **ret, int max);
+/* Attribute `type` is unset in both, or holds the same bytes in both. */
+bool nftq_expr_attr_equal(const struct nftnl_expr *a, const struct nftnl_expr *b, uint16_t type);
+
+/* Forgives an attribute of expression `name` that differs between want
+ * and got (what the kernel normalises); NULL forgives nothing. */
+typedef bool (*nftq_attr_tolerated)(const char *name, const struct nftnl_expr *want, const struct nftnl_expr *got,
+				    uint16_t type);
+
+/* The longest rule nftq_rule_equal compares (the NAT-mode ARP rule: 9). */
+#define NFTQ_RULE_MAX_EXPRS 16
+
+/* 1 when got, read back from the kernel, has exactly want's expressions
+ * (same names, every attribute alike, but for what tolerated forgives);
+ * 0 when not -- also when got carries a comment (userdata) or more than
+ * NFTQ_RULE_MAX_EXPRS expressions; -ENOMEM. */
+int nftq_rule_equal(const struct nftnl_rule *want, const struct nftnl_rule *got, nftq_attr_tolerated tolerated);

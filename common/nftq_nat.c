@@ -25,13 +25,10 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr_iter *, nftnl_expr_iter_destroy)
 
 #define NAT_CHAINS 2
 #define NAT_RULES 2         /* per chain */
-#define NAT_MAX_EXPRS 9     /* the ARP rule */
 #define NAT_READ_TRIES 5    /* reads spoiled by a concurrent commit */
-#define EXPR_ATTR_LAST 31   /* libnftnl keeps an expression's attributes as bits of a u32 */
 
 /* IPv4 header: checksum at 10, saddr at 12, daddr at 16. */
 #define OFF_IP_CSUM 10
@@ -84,57 +81,10 @@ static bool nat_valid(const struct nftq_nat *m)
 
 /* --- building the rules ---------------------------------------------------- */
 
-static struct nftnl_expr *expr_add(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (e)
-		nftnl_rule_add_expr(r, e);
-	return e;
-}
-
-/* meta KEY => reg 1 */
-static int add_meta(struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e = expr_add(r, "meta");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	return 0;
-}
-
-/* payload load LEN bytes @ BASE + OFF => reg 1 */
-static int add_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = expr_add(r, "payload");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	return 0;
-}
-
-/* cmp eq reg 1 DATA; its length must be the load's before it. */
-static int add_cmp(struct nftnl_rule *r, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = expr_add(r, "cmp");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	return nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
-}
-
 /* immediate reg 1 DATA */
 static int add_imm(struct nftnl_rule *r, const void *data, uint32_t len)
 {
-	struct nftnl_expr *e = expr_add(r, "immediate");
+	struct nftnl_expr *e = nftq_expr_add(r, "immediate");
 
 	if (!e)
 		return -ENOMEM;
@@ -144,7 +94,7 @@ static int add_imm(struct nftnl_rule *r, const void *data, uint32_t len)
 
 static int add_accept(struct nftnl_rule *r)
 {
-	struct nftnl_expr *e = expr_add(r, "immediate");
+	struct nftnl_expr *e = nftq_expr_add(r, "immediate");
 
 	if (!e)
 		return -ENOMEM;
@@ -159,7 +109,7 @@ static int add_accept(struct nftnl_rule *r)
  * TCP segment arrives with a bad checksum and is dropped (NOTES §5). */
 static int add_addr_write(struct nftnl_rule *r, uint32_t off)
 {
-	struct nftnl_expr *e = expr_add(r, "payload");
+	struct nftnl_expr *e = nftq_expr_add(r, "payload");
 
 	if (!e)
 		return -ENOMEM;
@@ -176,7 +126,7 @@ static int add_addr_write(struct nftnl_rule *r, uint32_t off)
 /* fwd to the ifindex in reg 1 */
 static int add_fwd(struct nftnl_rule *r)
 {
-	struct nftnl_expr *e = expr_add(r, "fwd");
+	struct nftnl_expr *e = nftq_expr_add(r, "fwd");
 
 	if (!e)
 		return -ENOMEM;
@@ -189,9 +139,9 @@ static int add_fwd(struct nftnl_rule *r)
 static int add_protocol(struct nftnl_rule *r, uint16_t ethertype)
 {
 	const uint16_t be = htons(ethertype);
-	int k = add_meta(r, NFT_META_PROTOCOL);
+	int k = nftq_add_meta(r, NFT_META_PROTOCOL);
 
-	return k < 0 ? k : add_cmp(r, &be, sizeof(be));
+	return k < 0 ? k : nftq_add_cmp_eq(r, &be, sizeof(be));
 }
 
 /* from-client: ip saddr VISIBLE ip saddr set REAL fwd to PEER;
@@ -207,9 +157,9 @@ static int build_translate(struct nftnl_rule *r, const struct nftq_nat *m, unsig
 
 	k = add_protocol(r, ETHERTYPE_IP);
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, sizeof(*match));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, sizeof(*match));
 	if (k >= 0)
-		k = add_cmp(r, &match->s_addr, sizeof(match->s_addr));
+		k = nftq_add_cmp_eq(r, &match->s_addr, sizeof(match->s_addr));
 	if (k >= 0)
 		k = add_imm(r, &set->s_addr, sizeof(set->s_addr));
 	if (k >= 0)
@@ -234,17 +184,17 @@ static int build_client_arp(struct nftnl_rule *r, const struct nftq_nat *m)
 	memcpy(sender + 6, &m->visible.s_addr, 4);
 	k = add_protocol(r, ETHERTYPE_ARP);
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_TYPES, sizeof(types));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_TYPES, sizeof(types));
 	if (k >= 0)
-		k = add_cmp(r, types, sizeof(types));
+		k = nftq_add_cmp_eq(r, types, sizeof(types));
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_LENS, sizeof(lens));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_LENS, sizeof(lens));
 	if (k >= 0)
-		k = add_cmp(r, lens, sizeof(lens));
+		k = nftq_add_cmp_eq(r, lens, sizeof(lens));
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_SENDER, sizeof(sender));
+		k = nftq_add_load(r, NFT_PAYLOAD_NETWORK_HEADER, OFF_ARP_SENDER, sizeof(sender));
 	if (k >= 0)
-		k = add_cmp(r, sender, sizeof(sender));
+		k = nftq_add_cmp_eq(r, sender, sizeof(sender));
 	if (k >= 0)
 		k = add_accept(r);
 	return k;
@@ -258,13 +208,13 @@ static int build_ether_arp(struct nftnl_rule *r)
 	const uint16_t hwtype = ARPHRD_ETHER, type = htons(ETHERTYPE_ARP);
 	int k;
 
-	k = add_meta(r, NFT_META_IIFTYPE);
+	k = nftq_add_meta(r, NFT_META_IIFTYPE);
 	if (k >= 0)
-		k = add_cmp(r, &hwtype, sizeof(hwtype));
+		k = nftq_add_cmp_eq(r, &hwtype, sizeof(hwtype));
 	if (k >= 0)
-		k = add_load(r, NFT_PAYLOAD_LL_HEADER, OFF_ETHERTYPE, sizeof(type));
+		k = nftq_add_load(r, NFT_PAYLOAD_LL_HEADER, OFF_ETHERTYPE, sizeof(type));
 	if (k >= 0)
-		k = add_cmp(r, &type, sizeof(type));
+		k = nftq_add_cmp_eq(r, &type, sizeof(type));
 	if (k >= 0)
 		k = add_accept(r);
 	return k;
@@ -298,20 +248,6 @@ static struct nftnl_rule *rule_build(const struct nftq_nat *m, unsigned c, unsig
 
 /* --- the batch -------------------------------------------------------------- */
 
-static int add_table(struct nftq_batch *b, uint16_t msg_type)
-{
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_NAT_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, msg_type, NFPROTO_NETDEV, msg_type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
-	if (!nlh)
-		return b->error;
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	return 0;
-}
-
 static int add_chain(struct nftq_batch *b, const struct nftq_nat *m, unsigned c)
 {
 	_cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
@@ -337,15 +273,8 @@ static int add_chain(struct nftq_batch *b, const struct nftq_nat *m, unsigned c)
 static int add_rule(struct nftq_batch *b, const struct nftq_nat *m, unsigned c, unsigned j)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = rule_build(m, c, j);
-	struct nlmsghdr *nlh;
 
-	if (!r)
-		return -ENOMEM;
-	nlh = nftq_batch_add(b, NFT_MSG_NEWRULE, NFPROTO_NETDEV, NLM_F_CREATE | NLM_F_APPEND);
-	if (!nlh)
-		return b->error;
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	return 0;
+	return nftq_batch_add_rule(b, NFPROTO_NETDEV, r);
 }
 
 /* The whole batch into b (initialised), ended. */
@@ -360,11 +289,11 @@ static int nat_batch(struct nftq_batch *b, const struct nftq_nat *m)
 	 * batch works whether or not the table exists, and DELTABLE takes a
 	 * dormant flag and any foreign chain with it. */
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_DELTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_DELTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	if (r >= 0)
-		r = add_table(b, NFT_MSG_NEWTABLE);
+		r = nftq_batch_add_table(b, NFT_MSG_NEWTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	for (unsigned c = 0; r >= 0 && c < NAT_CHAINS; c++) {
 		r = add_chain(b, m, c);
 		for (unsigned j = 0; r >= 0 && j < NAT_RULES; j++)
@@ -381,20 +310,13 @@ static int nat_batch(struct nftq_batch *b, const struct nftq_nat *m)
 ssize_t nftq_nat_build(void *buf, size_t len, uint32_t seq, const struct nftq_nat *m)
 {
 	struct nftq_batch b;
-	ssize_t n;
 	int r;
 
 	if (!nat_valid(m))
 		return -EINVAL;
 	nftq_batch_init(&b, seq);
 	r = nat_batch(&b, m);
-	n = r < 0 ? r : (ssize_t)b.len;
-	if (n >= 0 && (size_t)n > len)
-		n = -ENOBUFS;
-	if (n >= 0)
-		memcpy(buf, nftq_batch_data(&b), (size_t)n);
-	nftq_batch_done(&b);
-	return n;
+	return nftq_batch_copy(&b, r, buf, len);
 }
 
 int nftq_nat_replace(struct nftq *q, const struct nftq_nat *m)
@@ -421,7 +343,7 @@ int nftq_nat_remove(struct nftq *q)
 	nftq_batch_init(&b, nftq_next_seq(q));
 	r = nftq_batch_begin(&b, 0);
 	if (r >= 0)
-		r = add_table(&b, NFT_MSG_DELTABLE);
+		r = nftq_batch_add_table(&b, NFT_MSG_DELTABLE, NFPROTO_NETDEV, NFTQ_NAT_TABLE);
 	if (r >= 0)
 		r = nftq_batch_send(q, &b, NULL);
 	nftq_batch_done(&b);
@@ -616,16 +538,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *userdata)
  * not, -errno. */
 static int table_read(struct nftq *q, struct nat_read *st)
 {
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	int r;
+	int r = nftq_table_get(q, NFPROTO_NETDEV, NFTQ_NAT_TABLE, table_cb, st);
 
-	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFTQ_NAT_TABLE) < 0)
-		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_NETDEV, 0, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	r = nftq_request(q, nlh, table_cb, st);
 	if (r == -ENOENT)
 		return 0;
 	return r < 0 ? r : st->table;
@@ -718,75 +632,6 @@ static bool chain_equal(const struct nftnl_chain *got, const struct nftq_nat *m,
 	return true;
 }
 
-/* Up to max expressions of r into ret; returns how many r has (which may
- * be more than max), or -ENOMEM. */
-static int exprs_of(const struct nftnl_rule *r, struct nftnl_expr **ret, int max)
-{
-	_cleanup_(nftnl_expr_iter_destroyp) struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
-	struct nftnl_expr *e;
-	int n = 0;
-
-	if (!it)
-		return -ENOMEM;
-	while ((e = nftnl_expr_iter_next(it))) {
-		if (n < max)
-			ret[n] = e;
-		n++;
-	}
-	return n;
-}
-
-static bool attr_equal(const struct nftnl_expr *a, const struct nftnl_expr *b, uint16_t type)
-{
-	const void *pa, *pb;
-	uint32_t la = 0, lb = 0;
-
-	if (nftnl_expr_is_set(a, type) != nftnl_expr_is_set(b, type))
-		return false;
-	if (!nftnl_expr_is_set(a, type))
-		return true;
-	pa = nftnl_expr_get(a, type, &la);
-	pb = nftnl_expr_get(b, type, &lb);
-	if (!pa || !pb)
-		return pa == pb;
-	return la == lb && memcmp(pa, pb, la) == 0;
-}
-
-/* Same name, every attribute set alike with the same bytes: what the
- * kernel lists back of these expressions is exactly what was sent (it
- * dumps every attribute of a payload write, checksum ones included). */
-static bool expr_equal(const struct nftnl_expr *want, const struct nftnl_expr *got)
-{
-	const char *nw = nftnl_expr_get_str(want, NFTNL_EXPR_NAME), *ng = nftnl_expr_get_str(got, NFTNL_EXPR_NAME);
-
-	if (!nw || !ng || !streq(nw, ng))
-		return false;
-	for (uint16_t type = NFTNL_EXPR_BASE; type <= EXPR_ATTR_LAST; type++)
-		if (!attr_equal(want, got, type))
-			return false;
-	return true;
-}
-
-/* 1 equal, 0 not, -ENOMEM. A comment (userdata) makes a rule differ. */
-static int rule_equal(const struct nftnl_rule *want, const struct nftnl_rule *got)
-{
-	struct nftnl_expr *w[NAT_MAX_EXPRS + 1], *g[NAT_MAX_EXPRS + 1];
-	int nw, ng;
-
-	if (nftnl_rule_is_set(got, NFTNL_RULE_USERDATA))
-		return 0;
-	nw = exprs_of(want, w, (int)ELEMENTSOF(w));
-	ng = exprs_of(got, g, (int)ELEMENTSOF(g));
-	if (nw < 0 || ng < 0)
-		return -ENOMEM;
-	if (nw != ng || nw > (int)ELEMENTSOF(w))
-		return 0;
-	for (int i = 0; i < nw; i++)
-		if (!expr_equal(w[i], g[i]))
-			return 0;
-	return 1;
-}
-
 /* The state of each item from st; returns how many are not OK. */
 static int judge(const struct nat_read *st, const struct nftq_nat *m, struct nftq_nat_item items[NFTQ_NAT_ITEMS])
 {
@@ -812,7 +657,7 @@ static int judge(const struct nat_read *st, const struct nftq_nat *m, struct nft
 			want = rule_build(m, c, j);
 			if (!want)
 				return -ENOMEM;
-			k = rule_equal(want, st->rule[c][j]);
+			k = nftq_rule_equal(want, st->rule[c][j], NULL);
 			if (k < 0)
 				return k;
 			if (k == 0)

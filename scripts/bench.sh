@@ -5,10 +5,12 @@
 # tests/nft/qubes-base.nft loaded, the other vifs' elements in its sets)
 # and x_tables (the other vifs' raw rules); of a qubes-setup-dnat-to-ns
 # rewrite in each; with a connection tracked and with the domain's keys in
-# QubesDB, and one READ round trip to QubesDB and to xenstore; and both
-# programs' peak RSS. Runs in private network namespaces of its own, on a
+# QubesDB, and one READ round trip to QubesDB and to xenstore; in NAT mode
+# (net.fake-ip: each online builds the client's namespace vif1.0-nat, each
+# offline removes it); and both programs' peak RSS. Runs in private network namespaces of its own, on a
 # release build of its own; needs root. Prints markdown tables (every row,
-# then the online/offline medians per backend and N) and saves them (with
+# then the online/offline medians per backend and N, and NAT mode's extra
+# latency over the plain QubesDB run per backend) and saves them (with
 # the machine and date) to build-bench/bench-results.md. Not a test: it
 # measures.
 #   scripts/bench.sh [CYCLES]        (default 100)
@@ -39,6 +41,7 @@ trap 'rm -f "$rows"' EXIT
 	echo "$(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r), conntrack hash buckets $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null || echo n/a); $cycles runs each; times in ms, RSS in MiB."
 	echo "Client: one IPv4 and one IPv6 address (dual stack); release build; the project's test xenstored."
 	echo "nftables: the base ruleset tests/nft/qubes-base.nft loaded, the other vifs' addresses in its sets; x_tables: the other vifs' raw rules."
+	echo "Keys in QubesDB: every client's mapped-ip keys as dom0 writes them (visible-ip = its own address); NAT mode: the client's visible-ip is another (10.152.152.11), and its IPv6 address is dropped (NAT mode is IPv4 only)."
 	echo
 	echo "| measurement | median | p95 | peak RSS |"
 	echo "|---|---:|---:|---:|"
@@ -48,6 +51,7 @@ trap 'rm -f "$rows"' EXIT
 	bench_both --others 1000
 	bench_both --conntrack
 	bench_both --qubesdb build-bench/tests/qubesdb/test-qubesdb
+	bench_both --qubesdb build-bench/tests/qubesdb/test-qubesdb --nat
 } | tee "$rows"
 
 # The medians of the plain rows (keys in xenstore, nothing tracked), per
@@ -65,9 +69,30 @@ summary() {
 		END { for (k in on) printf "| %s | %s | %s | %s |\n", k, on[k], off[k], c[k] }' "$rows" |
 		sort -t'|' -k2,2 -k3,3n
 }
+# NAT mode's extra latency: its medians minus those of the plain QubesDB
+# run (same backend, same keys source, 0 other vifs).
+nat_summary() {
+	echo "NAT mode's extra latency per backend (keys in QubesDB, 0 other vifs; NAT mode's median minus the plain run's), ms:"
+	echo
+	echo "| backend | online (QubesDB) | online, NAT mode | extra online | offline (QubesDB) | offline, NAT mode | extra offline |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	awk -F' *[|] *' '
+		$2 ~ /^vif-route-qubes (online|offline), [a-z_]+, 0 other vifs online, keys in QubesDB(, NAT mode)?$/ {
+			split($2, f, ", "); b = f[2]; op = f[1]; sub(/.* /, "", op)
+			v[b, op, ($2 ~ /NAT mode$/)] = $3; seen[b] = 1
+		}
+		END {
+			for (b in seen)
+				printf "| %s | %s | %s | %.2f | %s | %s | %.2f |\n", b,
+					v[b, "online", 0], v[b, "online", 1], v[b, "online", 1] - v[b, "online", 0],
+					v[b, "offline", 0], v[b, "offline", 1], v[b, "offline", 1] - v[b, "offline", 0]
+		}' "$rows" | sort
+}
 {
 	echo
 	summary
+	echo
+	nat_summary
 } | tee -a "$rows"
 cp "$rows" "$out"
 echo

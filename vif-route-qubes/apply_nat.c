@@ -141,17 +141,22 @@ static int do_veth(struct apply_ctx *c, bool *changed)
 	return 0;
 }
 
+/* Deleting the end inside takes the netvm's end with it: no need to
+ * guess which link of the netvm's is ours. */
 static int undo_veth(struct apply_ctx *c)
 {
-	int r = refresh_home_link(c);
+	struct nlr_link l;
+	struct nlr *nl;
+	int r;
 
-	if (r < 0 || c->f.ifindex == 0)
-		return r;
-	r = nlr_link_del(c->nl, c->f.ifindex);
+	r = natns_nl(c->nat, &nl);
+	if (r == 0)
+		r = nlr_link_get(nl, c->nat->peer, &l);
+	if (r == 0)
+		r = nlr_link_del(nl, l.ifindex);
 	if (r < 0 && !missing(r))
 		return r;
-	c->f.ifindex = 0;
-	return 0;
+	return refresh_home_link(c);
 }
 
 static int add_addr(struct nlr *nl, int ifindex, const struct ip_addr *a)
@@ -275,14 +280,14 @@ static int remove_all(struct apply_ctx *c)
 
 	if (!natns_exists(c->nat))
 		return 0;
+	/* The veth also when the Xen vif is gone already (its domain died). */
+	r = undo_veth(c);
+	if (r < 0)
+		return r;
 	r = inside_link(c, c->plan->in->ifname, &l);
 	if (r < 0 && r != -ENODEV)
 		return r;
 	if (r == 0) {
-		/* The netvm's link of that name can only be our veth. */
-		r = undo_veth(c);
-		if (r < 0)
-			return r;
 		r = undo_move(c);
 		if (r < 0)
 			log_warning_errno(r, "cannot move %s out of namespace %s, ignoring", c->plan->in->ifname,

@@ -5,7 +5,7 @@
  * Not a test: it asserts nothing beyond "the runs succeeded".
  *
  *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C]
- *             [--conntrack] [--dnat PATH] [--floor] [--smoke] [--qubesdb PATH]
+ *             [--conntrack] [--dnat PATH] [--floor] [--smoke] [--qubesdb PATH [--nat]]
  *             [--nft-base PATH]
  *
  * --nft-base PATH: the nftables generation (Qubes R4.2+): the base ruleset
@@ -24,8 +24,17 @@
  * a test (exit 77, "skipped", without privileges unless CI=true).
  * --qubesdb PATH: the domain's keys in the test QubesDB daemon at PATH (as
  * on Qubes) instead of xenstore, plus the cost of one READ round trip to
- * each store, measured in-process on one connection.
+ * each store, measured in-process on one connection. Every vif's client
+ * then has its mapped-ip keys there as dom0 writes them (visible-ip = its
+ * own address), so no online waits for them.
+ * --nat (with --qubesdb): the target's client has another visible-ip
+ * (net.fake-ip), so every online builds NAT mode's namespace vif1.0-nat
+ * (veth pair, translation table) and every offline removes it; the run
+ * checks that it does, and without --nat that no named namespace ever
+ * appears. Named namespaces live in a /run/netns private to the bench and
+ * are removed at exit, also when a run fails.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -54,7 +63,17 @@ static const char *vif_route;
 static const char *xenstored;
 static const char *qubesdb;
 static const char *nft_base;
+static bool nat;
 static char workdir[] = "/tmp/qvt-bench.XXXXXX";
+
+/* The benchmarked vif: vif1.0, client 10.137.0.3 (fd09::1). */
+#define TARGET 1
+#define TARGET_VIF "vif1.0"
+/* --nat: what the client sees instead, as dom0 writes it for a qube with
+ * net.fake-ip (Whonix's addresses); the namespace NAT mode makes. */
+#define NAT_VISIBLE_IP "10.152.152.11"
+#define NAT_VISIBLE_GATEWAY "10.152.152.10"
+#define TARGET_NAT_NS TARGET_VIF "-nat"
 
 static double now_us(void)
 {
@@ -133,6 +152,51 @@ static void check_backend(void)
 	}
 }
 
+/* --nat, after an online: the target is in NAT mode as SPEC.md says --
+ * the Xen vif inside its namespace with the veth's inner end, the
+ * translation table there for the visible address, and the netvm's
+ * `vif1.0` the veth end with MAC fe:ff:ff:ff:ff:ff; after an offline:
+ * the Xen vif (here a veth to c1) back in the netvm. A row that says NAT
+ * mode measures it. */
+static void check_nat(bool online)
+{
+	const char *why = NULL;
+
+	if (online) {
+		if (sh("ip -n " TARGET_NAT_NS " link show dev " TARGET_VIF " >/dev/null 2>&1") != 0)
+			why = "the Xen vif is not in the namespace";
+		else if (sh("ip -n " TARGET_NAT_NS " link show dev " TARGET_VIF "-p >/dev/null 2>&1") != 0)
+			why = "no veth " TARGET_VIF "-p in the namespace";
+		else if (sh("ip netns exec " TARGET_NAT_NS " nft list table netdev antispoof 2>/dev/null"
+			    " | grep -q " NAT_VISIBLE_IP) != 0)
+			why = "no translation table for " NAT_VISIBLE_IP " in the namespace";
+		else if (sh("ip link show dev " TARGET_VIF " 2>/dev/null | grep -q 'link/ether fe:ff:ff:ff:ff:ff'") != 0)
+			why = "the netvm's " TARGET_VIF " is not the veth end (fe:ff:ff:ff:ff:ff)";
+	} else if (sh("ip -o link show dev " TARGET_VIF " 2>/dev/null | grep -q '^[0-9]*: " TARGET_VIF "@c1:'") != 0)
+		why = "the Xen vif (the veth to c1) is not back in the netvm";
+	if (why) {
+		fprintf(stderr, "qvt-bench: after %s in NAT mode, %s\n", online ? "online" : "offline", why);
+		exit(1);
+	}
+}
+
+/* Whether the last run's messages mention s. */
+static bool child_log_has(const char *s)
+{
+	char path[96], buf[16384];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/child.log", workdir);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, s) != NULL;
+}
+
 /* Runs vif-route-qubes CMD for vifD.0; returns microseconds or -1. */
 static double run_vif(unsigned domid, const char *cmd)
 {
@@ -146,6 +210,17 @@ static double run_vif(unsigned domid, const char *cmd)
 	t = run_timed(argv, 0, 0, &vif_rss);
 	if (t < 0)
 		fprintf(stderr, "qvt-bench: vif-route-qubes %s %s failed\n", cmd, vif);
+	/* From QubesDB, an online whose client lacks its mapped-ip keys
+	 * waits for them (2 s) and then warns: the row would measure the
+	 * wait. */
+	else if (qubesdb && strcmp(cmd, "online") == 0 && child_log_has("mapped-ip")) {
+		char show[128];
+
+		snprintf(show, sizeof(show), "cat %s/child.log >&2", workdir);
+		sh(show);
+		fprintf(stderr, "qvt-bench: vif-route-qubes online %s waited for its mapped-ip keys\n", vif);
+		t = -1;
+	}
 	return t;
 }
 
@@ -200,6 +275,72 @@ static pid_t start_qubesdb(void)
 
 static void row(const char *label, double *v, unsigned n, long rss_kib);
 
+#define NETNS_DIR "/run/netns"
+
+/* Every named network namespace goes at exit, whatever the exit: its
+ * bind mount and its file, then our /run/netns itself. (Killed by a
+ * signal, the kernel does the same when our mount namespace dies with
+ * its last process.) */
+static void remove_named_netns(void)
+{
+	DIR *d = opendir(NETNS_DIR);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char p[300];
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", NETNS_DIR, e->d_name);
+		umount2(p, MNT_DETACH);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	umount2(NETNS_DIR, MNT_DETACH);
+}
+
+/* Named network namespaces (as `ip netns add` makes, and NAT mode's
+ * VIF-nat) land in a /run/netns of our own: a tmpfs in our mount
+ * namespace, so the host's /run/netns never sees them. Creating the
+ * directory itself, when the host has none, is what `ip netns` does. */
+static void private_netns_dir(void)
+{
+	if ((mkdir("/run", 0755) < 0 && errno != EEXIST) || (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST))
+		die("mkdir " NETNS_DIR);
+	if (mount("tmpfs", NETNS_DIR, "tmpfs", 0, "mode=0755") < 0)
+		die("mount " NETNS_DIR);
+	atexit(remove_named_netns);
+}
+
+/* The named network namespaces are exactly those expected: none, or
+ * (expect non-NULL) that one alone. */
+static void check_named_netns(const char *expect, const char *when)
+{
+	DIR *d = opendir(NETNS_DIR);
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		die("opendir " NETNS_DIR);
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (expect && strcmp(e->d_name, expect) == 0) {
+			found = true;
+			continue;
+		}
+		fprintf(stderr, "qvt-bench: %s, an unexpected named network namespace '%s'\n", when, e->d_name);
+		closedir(d);
+		exit(1);
+	}
+	closedir(d);
+	if (expect && !found) {
+		fprintf(stderr, "qvt-bench: %s, no named network namespace '%s'\n", when, expect);
+		exit(1);
+	}
+}
+
 /* The scratch directory goes at exit, whatever the exit. */
 static void remove_workdir(void)
 {
@@ -207,17 +348,34 @@ static void remove_workdir(void)
 	rmdir(workdir);
 }
 
-/* One QubesDB READ: the 72-byte header out, the reply header and value
- * back (the protocol of SPEC.md, written out here so the bench stays
- * independent of the client it measures). */
-static int qdb_read_once(int fd, const char *path)
+/* Killed by a signal (^C, a closed pipe such as `| head`), the scratch
+ * directory goes too (umount2 and rmdir are async-signal-safe); the named
+ * namespaces and our mounts go with our mount namespace. */
+static void on_fatal_signal(int sig)
 {
-	unsigned char h[72] = { 0 }, r[72 + 3072];
-	uint32_t len;
+	remove_workdir();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* One QubesDB request on fd: the 72-byte header (and value) out, the
+ * reply header and its payload back; 0 when the reply's type is `expect`
+ * (the protocol of SPEC.md, written out here so the bench stays
+ * independent of the client it measures). */
+static int qdb_request(int fd, unsigned char type, const char *path, const char *value, unsigned char expect)
+{
+	unsigned char h[72 + 3072] = { 0 }, r[72 + 3072];
+	uint32_t len = value ? (uint32_t)strlen(value) : 0;
 	size_t got = 0;
 
+	if (strlen(path) >= 64 || len >= 3072)
+		return -1;
+	h[0] = type;
 	memcpy(h + 1, path, strlen(path));
-	if (write(fd, h, sizeof(h)) != (ssize_t)sizeof(h))
+	memcpy(h + 68, &len, 4);
+	if (len)
+		memcpy(h + 72, value, len);
+	if (write(fd, h, 72 + len) != (ssize_t)(72 + len))
 		return -1;
 	while (got < 72) {
 		ssize_t k = read(fd, r + got, 72 - got);
@@ -227,7 +385,7 @@ static int qdb_read_once(int fd, const char *path)
 		got += (size_t)k;
 	}
 	memcpy(&len, r + 68, 4);
-	if (r[0] != 10 || len >= 3072)
+	if (r[0] != expect || len >= 3072)
 		return -1;
 	while (got < 72 + len) {
 		ssize_t k = read(fd, r + got, 72 + len - got);
@@ -239,17 +397,40 @@ static int qdb_read_once(int fd, const char *path)
 	return 0;
 }
 
-/* Rows: one READ round trip to QubesDB and to xenstore, on one connection. */
-static void bench_round_trips(unsigned cycles, double *v)
+/* One READ: answered by RESP_READ (10). */
+static int qdb_read_once(int fd, const char *path)
+{
+	return qdb_request(fd, 0, path, NULL, 10);
+}
+
+/* A connection to the test QubesDB daemon ($QUBESDB_SOCKET). */
+static int qdb_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct xs_handle *h;
 	int fd;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", getenv("QUBESDB_SOCKET"));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("connect to qubesdb");
+	return fd;
+}
+
+/* A WRITE: answered by RESP_OK (7). */
+static void qdb_put(int fd, const char *path, const char *value)
+{
+	if (qdb_request(fd, 1, path, value, 7) < 0) {
+		fprintf(stderr, "qvt-bench: writing %s to QubesDB failed\n", path);
+		exit(1);
+	}
+}
+
+/* Rows: one READ round trip to QubesDB and to xenstore, on one connection. */
+static void bench_round_trips(unsigned cycles, double *v)
+{
+	struct xs_handle *h;
+	int fd = qdb_connect();
+
 	for (unsigned i = 0; i < cycles; i++) {
 		double t0 = now_us();
 
@@ -282,8 +463,25 @@ static void xs_put(struct xs_handle *h, const char *path, const char *value)
 		die(path);
 }
 
-/* vifD.0 for D in [first, first+n), each with an address and a MAC. */
-static void make_vifs(struct xs_handle *h, unsigned first, unsigned n)
+/* The client ip4's mapped-ip keys in QubesDB, as dom0 writes them for
+ * every client of the netvm: visible-ip is the client's own address and
+ * visible-gateway the netvm's gateway, unless the client is in NAT mode
+ * (net.fake-ip). Without them an online from QubesDB would wait for them
+ * (--mapped-ip-wait, 2 s) and the rows would measure that wait. */
+static void map_client(int qfd, const char *ip4, bool nat_client)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "/mapped-ip/%s/visible-ip", ip4);
+	qdb_put(qfd, key, nat_client ? NAT_VISIBLE_IP : ip4);
+	snprintf(key, sizeof(key), "/mapped-ip/%s/visible-gateway", ip4);
+	qdb_put(qfd, key, nat_client ? NAT_VISIBLE_GATEWAY : "10.137.0.1");
+}
+
+/* vifD.0 for D in [first, first+n), each with an address and a MAC, and
+ * with qfd >= 0 the address's mapped-ip keys in QubesDB (NAT mode for
+ * the target with --nat). */
+static void make_vifs(struct xs_handle *h, int qfd, unsigned first, unsigned n)
 {
 	char path[96], cmd[128];
 	FILE *batch;
@@ -293,15 +491,18 @@ static void make_vifs(struct xs_handle *h, unsigned first, unsigned n)
 	if (!batch)
 		die("batch file");
 	for (unsigned d = first; d < first + n; d++) {
-		char key[96], val[64];
+		char key[96], ip4[32], val[64];
 
 		fprintf(batch, "link add vif%u.0 type veth peer name c%u\n", d, d);
 		snprintf(key, sizeof(key), "/local/domain/0/backend/vif/%u/0/ip", d);
-		snprintf(val, sizeof(val), "10.137.%u.%u fd09::%x", d / 250, d % 250 + 2, d);
+		snprintf(ip4, sizeof(ip4), "10.137.%u.%u", d / 250, d % 250 + 2);
+		snprintf(val, sizeof(val), "%s fd09::%x", ip4, d);
 		xs_put(h, key, val);
 		snprintf(key, sizeof(key), "/local/domain/0/backend/vif/%u/0/mac", d);
 		snprintf(val, sizeof(val), "00:16:3e:%02x:%02x:%02x", (d >> 16) & 0xff, (d >> 8) & 0xff, d & 0xff);
 		xs_put(h, key, val);
+		if (qfd >= 0)
+			map_client(qfd, ip4, nat && d == TARGET);
 	}
 	fclose(batch);
 	snprintf(cmd, sizeof(cmd), "ip -batch %s", path);
@@ -409,16 +610,17 @@ int main(int argc, char **argv)
 		{ "smoke", no_argument, NULL, 's' },
 		{ "qubesdb", required_argument, NULL, 'q' },
 		{ "nft-base", required_argument, NULL, 'N' },
+		{ "nat", no_argument, NULL, 'A' },
 		{},
 	};
-	unsigned others = 0, cycles = 100, target = 1;
+	unsigned others = 0, cycles = 100;
 	bool conntrack = false, floor_row = false, smoke = false;
 	const char *dnat = NULL;
 	char path[96], label[128];
 	double *on, *off, *cyc;
 	struct xs_handle *h;
 	pid_t xs, qdb = 0;
-	int opt;
+	int opt, qfd = -1;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
 		switch (opt) {
@@ -452,13 +654,21 @@ int main(int argc, char **argv)
 		case 'N':
 			nft_base = optarg;
 			break;
+		case 'A':
+			nat = true;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!vif_route || !xenstored || cycles == 0 || others > 20000) {
 		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] "
-				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH] [--nft-base PATH]\n");
+				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH [--nat]] [--nft-base PATH]\n");
+		return 2;
+	}
+	if (nat && !qubesdb) {
+		/* The mapped-ip keys have dots in their path: only QubesDB holds them. */
+		fprintf(stderr, "qvt-bench: --nat needs --qubesdb\n");
 		return 2;
 	}
 
@@ -476,11 +686,16 @@ int main(int argc, char **argv)
 	}
 	if (mount("none", "/", "none", MS_REC | MS_SLAVE, NULL) < 0)
 		die("private mounts");
+	private_netns_dir();
 	/* A scratch directory of our own (the build tree may be under /tmp,
 	 * so /tmp itself stays as it is). */
 	if (!mkdtemp(workdir))
 		die("scratch directory");
 	atexit(remove_workdir); /* also when a run fails */
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGHUP, on_fatal_signal);
+	signal(SIGPIPE, on_fatal_signal);
 	if (mount("tmpfs", workdir, "tmpfs", 0, "mode=0700") < 0)
 		die("scratch directory");
 	snprintf(path, sizeof(path), "%s/xtables.lock", workdir);
@@ -517,17 +732,20 @@ int main(int argc, char **argv)
 	h = xs_open(0);
 	if (!h)
 		die("xs_open");
-	if (qubesdb)
+	if (qubesdb) {
 		qdb = start_qubesdb();
-	else {
+		qfd = qdb_connect();
+	} else {
 		unsetenv("QUBESDB_SOCKET");
 		xs_put(h, "/local/domain/0/qubes-netvm-gateway", "10.137.0.1");
 		xs_put(h, "/local/domain/0/qubes-netvm-gateway6", "fd09::1");
 	}
-	make_vifs(h, target, 1);
+	make_vifs(h, qfd, TARGET, 1);
 	if (others)
-		make_vifs(h, 2, others);
+		make_vifs(h, qfd, 2, others);
 	xs_close(h);
+	if (qfd >= 0)
+		close(qfd);
 
 	for (unsigned d = 2; d < 2 + others; d++)
 		if (run_vif(d, "online") < 0)
@@ -538,22 +756,38 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* One untimed cycle: the backend is the expected one. */
-	if (run_vif(target, "online") < 0)
+	check_named_netns(NULL, "with the other vifs online");
+
+	/* One untimed cycle: the backend is the expected one, and NAT mode
+	 * is there exactly when asked for. */
+	if (run_vif(TARGET, "online") < 0)
 		return 1;
 	check_backend();
-	if (run_vif(target, "offline") < 0)
+	check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
+	if (nat)
+		check_nat(true);
+	if (run_vif(TARGET, "offline") < 0)
 		return 1;
+	check_named_netns(NULL, "after offline");
+	if (nat)
+		check_nat(false);
 
+	/* Every cycle (untimed): the target's NAT namespace, and no other
+	 * named namespace, exists after online exactly with --nat, and
+	 * never after offline. */
 	for (unsigned i = 0; i < cycles; i++) {
-		on[i] = run_vif(target, "online");
-		off[i] = run_vif(target, "offline");
-		if (on[i] < 0 || off[i] < 0)
+		on[i] = run_vif(TARGET, "online");
+		if (on[i] < 0)
 			return 1;
+		check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
+		off[i] = run_vif(TARGET, "offline");
+		if (off[i] < 0)
+			return 1;
+		check_named_netns(NULL, "after offline");
 		cyc[i] = on[i] + off[i];
 	}
-	snprintf(label, sizeof(label), "%s, %u other vifs online%s%s", backend_name(), others,
-		 conntrack ? ", conntrack in use" : "", qubesdb ? ", keys in QubesDB" : "");
+	snprintf(label, sizeof(label), "%s, %u other vifs online%s%s%s", backend_name(), others,
+		 conntrack ? ", conntrack in use" : "", qubesdb ? ", keys in QubesDB" : "", nat ? ", NAT mode" : "");
 	{
 		char l[192];
 
@@ -568,7 +802,9 @@ int main(int argc, char **argv)
 	if (dnat)
 		bench_dnat(dnat, cycles, cyc);
 	if (qubesdb) {
-		bench_round_trips(cycles, cyc);
+		/* The round trips do not depend on NAT mode: once per generation. */
+		if (!nat)
+			bench_round_trips(cycles, cyc);
 		kill(qdb, SIGTERM);
 		waitpid(qdb, NULL, 0);
 	}

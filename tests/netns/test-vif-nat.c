@@ -203,6 +203,26 @@ START_TEST(test_nat_offline_without_keys)
 }
 END_TEST
 
+/* The domain died first: its Xen vif is gone from the namespace; offline
+ * still leaves no veth and no namespace. */
+START_TEST(test_nat_offline_vif_gone)
+{
+	_cleanup_free_ char *links = NULL;
+
+	ck_assert_int_eq(online(NULL), 0);
+	free(tl_sh("ip -n " NS " link del vif3.0"));
+	/* An administrator's shell inside keeps the namespace alive after
+	 * its name is gone: the veth must go explicitly, not with it. */
+	free(tl_sh("ip netns exec " NS " sleep 60 >/dev/null 2>&1 & echo $! > /tmp/qvt-nat-holder.pid"));
+	ck_assert_int_eq(vifenv_run_dom(3, "offline", NULL), 0);
+	ck_assert_int_eq(access("/run/netns/" NS, F_OK), -1);
+	vifenv_expect_no_antispoof();
+	links = tl_sh("ip -o link show | grep -c vif3.0 || true");
+	free(tl_sh("kill $(cat /tmp/qvt-nat-holder.pid)"));
+	ck_assert_str_eq(links, "0\n");
+}
+END_TEST
+
 START_TEST(test_nat_visible_equals_real)
 {
 	vifenv_mapped_ip(REAL, REAL, "10.137.0.1");
@@ -376,6 +396,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_nat_repairs_killed_run);
 	tcase_add_test(tc, test_nat_offline);
 	tcase_add_test(tc, test_nat_offline_without_keys);
+	tcase_add_test(tc, test_nat_offline_vif_gone);
 	tcase_add_test(tc, test_nat_visible_equals_real);
 	tcase_add_loop_test(tc, test_nat_bad_keys, 0, ELEMENTSOF(bad));
 	tcase_add_test(tc, test_nat_ipv6_dropped);
