@@ -238,8 +238,10 @@ static int parse_nat(const struct vif_store *s, struct vif_input *in)
 			in->addrs[n++] = in->addrs[i];
 			continue;
 		}
-		log_warning("NAT mode is IPv4 only: ignoring the client's IPv6 address %s",
-			    ip_addr_to_string(&in->addrs[i], buf));
+		/* Said once, when it is set up. */
+		if (in->cmd == VIF_CMD_ONLINE)
+			log_warning("NAT mode is IPv4 only: ignoring the client's IPv6 address %s",
+				    ip_addr_to_string(&in->addrs[i], buf));
 	}
 	in->n_addrs = n;
 	in->has_gateway6 = false;

@@ -269,6 +269,11 @@ START_TEST(test_nat_ipv6_dropped)
 	vifenv_expect_protected("vif3.0", REAL);
 	free(tl_sh("! ip -6 route show | grep -q fd09::5"));
 	free(tl_sh("! ip -6 addr show | grep -q fd09::1"));
+	/* Said when it is set up, not again on the way out. */
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(vifenv_run_dom(3, "offline", &err), 0);
+	ck_assert_msg(!strstr(err, "IPv4 only"), "stderr: %s", err);
 }
 END_TEST
 
