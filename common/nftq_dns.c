@@ -191,14 +191,11 @@ static int chain_cb(const struct nlmsghdr *nlh, void *userdata)
 	bool *ok = userdata;
 	_cleanup_(nftnl_chain_freep) struct nftnl_chain *c = NULL;
 	const char *type;
+	int k;
 
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWCHAIN)
-		return 0;
-	c = nftnl_chain_alloc();
-	if (!c)
-		return -ENOMEM;
-	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
-		return -EBADMSG;
+	k = nftq_chain_from_msg(nlh, &c);
+	if (k <= 0)
+		return k;
 	type = nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : NULL;
 	*ok = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) &&
 	      nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == NF_INET_PRE_ROUTING &&
@@ -250,13 +247,9 @@ static int rule_cb(const struct nlmsghdr *nlh, void *userdata)
 	struct nftq_dns_rule d;
 	int k;
 
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
-		return 0;
-	r = nftnl_rule_alloc();
-	if (!r)
-		return -ENOMEM;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
-		return -EBADMSG;
+	k = nftq_rule_from_msg(nlh, &r);
+	if (k <= 0)
+		return k;
 	/* The kernel filters the dump by table and chain; in case it did not. */
 	table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
 	chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);

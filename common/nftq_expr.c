@@ -6,10 +6,12 @@
 #include <netinet/in.h> /* before the linux/ headers, which then defer to it */
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <string.h>
 
 #include "nftq_internal.h"
@@ -115,6 +117,42 @@ int nftq_add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
 	return nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
+}
+
+int nftq_rule_from_msg(const struct nlmsghdr *nlh, struct nftnl_rule **ret)
+{
+	struct nftnl_rule *r;
+
+	*ret = NULL;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+		return 0;
+	r = nftnl_rule_alloc();
+	if (!r)
+		return -ENOMEM;
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		nftnl_rule_free(r);
+		return -EBADMSG;
+	}
+	*ret = r;
+	return 1;
+}
+
+int nftq_chain_from_msg(const struct nlmsghdr *nlh, struct nftnl_chain **ret)
+{
+	struct nftnl_chain *c;
+
+	*ret = NULL;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWCHAIN)
+		return 0;
+	c = nftnl_chain_alloc();
+	if (!c)
+		return -ENOMEM;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0) {
+		nftnl_chain_free(c);
+		return -EBADMSG;
+	}
+	*ret = c;
+	return 1;
 }
 
 int nftq_rule_exprs(const struct nftnl_rule *r, struct nftnl_expr **ret, int max)

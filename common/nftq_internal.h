@@ -156,8 +156,15 @@ int nftq_batch_send(struct nftq *q, struct nftq_batch *b, struct nftq_error *ret
 
 /* --- rules and tables at the libnftnl level (nftq_expr.c) ---------------- */
 
+struct nftnl_chain;
 struct nftnl_expr;
 struct nftnl_rule;
+
+/* The rule (chain) a dump message carries: 1 with *ret parsed (the caller
+ * frees it), 0 for a message of another kind (*ret NULL), -ENOMEM, or
+ * -EBADMSG when it does not parse. */
+int nftq_rule_from_msg(const struct nlmsghdr *nlh, struct nftnl_rule **ret);
+int nftq_chain_from_msg(const struct nlmsghdr *nlh, struct nftnl_chain **ret);
 
 /* A NEWTABLE (with NLM_F_CREATE: no error when it exists) or DELTABLE of
  * table `family name` into the batch. 0, or the build error. */

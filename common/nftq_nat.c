@@ -470,15 +470,11 @@ static int chain_cb(const struct nlmsghdr *nlh, void *userdata)
 	struct nat_read *st = userdata;
 	_cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = NULL;
 	const char *name;
-	int c;
+	int c, k;
 
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWCHAIN)
-		return 0;
-	ch = nftnl_chain_alloc();
-	if (!ch)
-		return -ENOMEM;
-	if (nftnl_chain_nlmsg_parse(nlh, ch) < 0)
-		return -EBADMSG;
+	k = nftq_chain_from_msg(nlh, &ch);
+	if (k <= 0)
+		return k;
 	/* A chain dump lists every table of the family. */
 	if (!is_ours(nftnl_chain_get_str(ch, NFTNL_CHAIN_TABLE)))
 		return 0;
@@ -510,15 +506,11 @@ static int rule_cb(const struct nlmsghdr *nlh, void *userdata)
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = NULL;
 	const char *chain;
 	unsigned n;
-	int c;
+	int c, k;
 
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
-		return 0;
-	r = nftnl_rule_alloc();
-	if (!r)
-		return -ENOMEM;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
-		return -EBADMSG;
+	k = nftq_rule_from_msg(nlh, &r);
+	if (k <= 0)
+		return k;
 	/* The kernel filters the dump by table; in case it did not. */
 	if (!is_ours(nftnl_rule_get_str(r, NFTNL_RULE_TABLE)))
 		return 0;

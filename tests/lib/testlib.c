@@ -531,3 +531,30 @@ uint32_t tl_nft_genid(void)
 	ck_assert_msg(r >= 0, "GETGEN: %s", strerror(-r));
 	return id;
 }
+
+void tl_check_build_bounds(tl_build_fn build, const void *arg)
+{
+	enum { SIZE = 256 * 1024 };
+	_cleanup_free_ uint8_t *full = malloc(SIZE), *buf = malloc(SIZE);
+	size_t shorter[3];
+	ssize_t len;
+
+	ck_assert_ptr_nonnull(full);
+	ck_assert_ptr_nonnull(buf);
+	len = build(full, SIZE, arg);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(build(buf, (size_t)len, arg), len);
+	ck_assert_mem_eq(buf, full, (size_t)len);
+	shorter[0] = (size_t)len - 1;
+	shorter[1] = 100;
+	shorter[2] = 0;
+	for (size_t i = 0; i < ELEMENTSOF(shorter); i++) {
+		size_t j = 0;
+
+		memset(buf, 0xa5, SIZE);
+		ck_assert_int_eq(build(buf, shorter[i], arg), -ENOBUFS);
+		while (j < SIZE && buf[j] == 0xa5)
+			j++;
+		ck_assert_msg(j == SIZE, "byte %zu of a %zu-byte buffer written", j, shorter[i]);
+	}
+}

@@ -79,6 +79,13 @@ char *tl_slurp(const char *path); /* malloc'd; "" for an empty file */
 /* Occurrences of needle in haystack (overlapping ones too). */
 int tl_count(const char *haystack, const char *needle);
 
+/* For the *_build functions of message-level tests (build(buf, len, arg)
+ * returns the batch's length or -ENOBUFS): exactly enough room gives the
+ * same bytes as plenty; one byte short, 100 bytes and none give -ENOBUFS
+ * with not a byte of buf written. */
+typedef ssize_t (*tl_build_fn)(void *buf, size_t len, const void *arg);
+void tl_check_build_bounds(tl_build_fn build, const void *arg);
+
 /* The whole firewall state of the namespace for backend b (FW_IPTABLES or
  * FW_NFTABLES), as text to compare byte for byte: iptables-legacy-save -c
  * of every table (counters included, the dated comments left out), or

@@ -280,34 +280,16 @@ START_TEST(test_bad_name)
 }
 END_TEST
 
+static ssize_t build_three(void *buf, size_t len, const void *arg)
+{
+	(void)arg;
+	return nftq_accel_build(buf, len, SEQ0, GENID, three, ELEMENTSOF(three));
+}
+
 /* One byte short, and much shorter: -ENOBUFS, and not a byte written. */
 START_TEST(test_short_buffer)
 {
-	uint8_t *full = malloc(BUF_SIZE), *buf = malloc(BUF_SIZE);
-	ssize_t len;
-	size_t shorter[3];
-
-	ck_assert_ptr_nonnull(full);
-	ck_assert_ptr_nonnull(buf);
-	len = nftq_accel_build(full, BUF_SIZE, SEQ0, GENID, three, ELEMENTSOF(three));
-	ck_assert_int_gt(len, 0);
-	/* Exactly enough works. */
-	ck_assert_int_eq(nftq_accel_build(buf, (size_t)len, SEQ0, GENID, three, ELEMENTSOF(three)), len);
-	ck_assert_mem_eq(buf, full, (size_t)len);
-	shorter[0] = (size_t)len - 1;
-	shorter[1] = 100;
-	shorter[2] = 0;
-	for (size_t i = 0; i < ELEMENTSOF(shorter); i++) {
-		size_t j = 0;
-
-		memset(buf, 0xa5, BUF_SIZE);
-		ck_assert_int_eq(nftq_accel_build(buf, shorter[i], SEQ0, GENID, three, ELEMENTSOF(three)), -ENOBUFS);
-		while (j < BUF_SIZE && buf[j] == 0xa5)
-			j++;
-		ck_assert_msg(j == BUF_SIZE, "byte %zu written", j);
-	}
-	free(full);
-	free(buf);
+	tl_check_build_bounds(build_three, NULL);
 }
 END_TEST
 

@@ -456,34 +456,17 @@ START_TEST(test_invalid)
 }
 END_TEST
 
+static ssize_t build_nat(void *buf, size_t len, const void *arg)
+{
+	return nftq_nat_build(buf, len, SEQ0, arg);
+}
+
 /* One byte short, and much shorter: -ENOBUFS, and not a byte written. */
 START_TEST(test_short_buffer)
 {
 	struct nftq_nat m = nat_of(&configs[0]);
-	uint8_t *full = malloc(BUF_SIZE), *buf = malloc(BUF_SIZE);
-	size_t shorter[3];
-	ssize_t len;
 
-	ck_assert_ptr_nonnull(full);
-	ck_assert_ptr_nonnull(buf);
-	len = nftq_nat_build(full, BUF_SIZE, SEQ0, &m);
-	ck_assert_int_gt(len, 0);
-	ck_assert_int_eq(nftq_nat_build(buf, (size_t)len, SEQ0, &m), len);
-	ck_assert_mem_eq(buf, full, (size_t)len);
-	shorter[0] = (size_t)len - 1;
-	shorter[1] = 100;
-	shorter[2] = 0;
-	for (size_t i = 0; i < ELEMENTSOF(shorter); i++) {
-		size_t j = 0;
-
-		memset(buf, 0xa5, BUF_SIZE);
-		ck_assert_int_eq(nftq_nat_build(buf, shorter[i], SEQ0, &m), -ENOBUFS);
-		while (j < BUF_SIZE && buf[j] == 0xa5)
-			j++;
-		ck_assert_msg(j == BUF_SIZE, "byte %zu written", j);
-	}
-	free(full);
-	free(buf);
+	tl_check_build_bounds(build_nat, &m);
 }
 END_TEST
 
