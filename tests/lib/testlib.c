@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <xenstore.h>
+#include <libmnl/libmnl.h>
 
 #include "nftq.h"
 #include "testlib.h"
@@ -557,4 +558,19 @@ void tl_check_build_bounds(tl_build_fn build, const void *arg)
 			j++;
 		ck_assert_msg(j == SIZE, "byte %zu of a %zu-byte buffer written", j, shorter[i]);
 	}
+}
+
+unsigned tl_batch_split(const void *buf, ssize_t len, const struct nlmsghdr **msgs, unsigned max)
+{
+	const struct nlmsghdr *nlh;
+	int left = (int)len;
+	unsigned n = 0;
+
+	ck_assert_int_gt(len, 0);
+	for (nlh = buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		ck_assert_uint_lt(n, max);
+		msgs[n++] = nlh;
+	}
+	ck_assert_int_eq(left, 0); /* nothing trailing, nothing truncated */
+	return n;
 }

@@ -85,6 +85,11 @@ int tl_count(const char *haystack, const char *needle);
  * with not a byte of buf written. */
 typedef ssize_t (*tl_build_fn)(void *buf, size_t len, const void *arg);
 void tl_check_build_bounds(tl_build_fn build, const void *arg);
+struct nlmsghdr;
+/* The netlink messages of a built batch of len bytes, in order, into
+ * msgs (at most max); asserts nothing trails or is cut off. Returns how
+ * many. */
+unsigned tl_batch_split(const void *buf, ssize_t len, const struct nlmsghdr **msgs, unsigned max);
 
 /* The whole firewall state of the namespace for backend b (FW_IPTABLES or
  * FW_NFTABLES), as text to compare byte for byte: iptables-legacy-save -c

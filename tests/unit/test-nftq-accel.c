@@ -33,20 +33,10 @@ struct parsed {
 
 static void build(struct parsed *p, uint32_t genid, const char *const *devs, size_t n_devs)
 {
-	const struct nlmsghdr *nlh;
-	int left;
-
 	p->buf = malloc(BUF_SIZE);
 	ck_assert_ptr_nonnull(p->buf);
 	p->len = nftq_accel_build(p->buf, BUF_SIZE, SEQ0, genid, devs, n_devs);
-	ck_assert_int_gt(p->len, 0);
-	p->n = 0;
-	left = (int)p->len;
-	for (nlh = (const struct nlmsghdr *)p->buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-		ck_assert_uint_lt(p->n, ELEMENTSOF(p->msg));
-		p->msg[p->n++] = nlh;
-	}
-	ck_assert_int_eq(left, 0); /* nothing trailing, nothing truncated */
+	p->n = tl_batch_split(p->buf, p->len, p->msg, ELEMENTSOF(p->msg));
 }
 
 static const uint16_t expected_types[] = {

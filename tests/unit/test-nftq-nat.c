@@ -67,20 +67,10 @@ struct parsed {
 
 static void build(struct parsed *p, const struct nftq_nat *m)
 {
-	const struct nlmsghdr *nlh;
-	int left;
-
 	p->buf = malloc(BUF_SIZE);
 	ck_assert_ptr_nonnull(p->buf);
 	p->len = nftq_nat_build(p->buf, BUF_SIZE, SEQ0, m);
-	ck_assert_int_gt(p->len, 0);
-	p->n = 0;
-	left = (int)p->len;
-	for (nlh = (const struct nlmsghdr *)p->buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-		ck_assert_uint_lt(p->n, ELEMENTSOF(p->msg));
-		p->msg[p->n++] = nlh;
-	}
-	ck_assert_int_eq(left, 0); /* nothing trailing, nothing truncated */
+	p->n = tl_batch_split(p->buf, p->len, p->msg, ELEMENTSOF(p->msg));
 }
 
 /* Message indexes: the table three times, then each chain followed by its
