@@ -38,16 +38,6 @@ static int refresh_home_link(struct apply_ctx *c)
 	return 0;
 }
 
-static int inside_link(struct apply_ctx *c, const char *name, struct nlr_link *ret)
-{
-	struct nlr *nl;
-	int r = natns_nl(c->nat, &nl);
-
-	if (r < 0)
-		return r;
-	return nlr_link_get(nl, name, ret);
-}
-
 static int do_ns(struct apply_ctx *c, bool *changed)
 {
 	int r = natns_create(c->nat);
@@ -68,7 +58,7 @@ static int do_move(struct apply_ctx *c, bool *changed)
 	struct nlr_link l;
 	int r;
 
-	r = inside_link(c, ifn, &l);
+	r = natns_link(c->nat, ifn, &l);
 	if (r == 0) {
 		c->f.nat_vif_inside = true;
 		return 0;
@@ -93,9 +83,9 @@ static int undo_move(struct apply_ctx *c)
 	struct nlr *nl;
 	int r;
 
-	r = natns_nl(c->nat, &nl);
+	r = natns_link(c->nat, c->plan->in->ifname, &l);
 	if (r == 0)
-		r = nlr_link_get(nl, c->plan->in->ifname, &l);
+		r = natns_nl(c->nat, &nl);
 	if (r == 0)
 		r = nlr_link_set_netns(nl, l.ifindex, c->nat->home_fd);
 	if (r < 0)
@@ -111,7 +101,7 @@ static int do_veth(struct apply_ctx *c, bool *changed)
 	struct nlr_link l;
 	int r;
 
-	r = inside_link(c, c->nat->peer, &l);
+	r = natns_link(c->nat, c->nat->peer, &l);
 	if (r < 0 && r != -ENODEV)
 		return r;
 	if (r == -ENODEV) {
@@ -149,9 +139,9 @@ static int undo_veth(struct apply_ctx *c)
 	struct nlr *nl;
 	int r;
 
-	r = natns_nl(c->nat, &nl);
+	r = natns_link(c->nat, c->nat->peer, &l);
 	if (r == 0)
-		r = nlr_link_get(nl, c->nat->peer, &l);
+		r = natns_nl(c->nat, &nl);
 	if (r == 0)
 		r = nlr_link_del(nl, l.ifindex);
 	if (r < 0 && !missing(r))
@@ -189,12 +179,11 @@ static int do_conf(struct apply_ctx *c)
 	struct nlr *nl;
 	int r;
 
-	r = natns_nl(c->nat, &nl);
-	if (r < 0)
-		return r;
-	r = nlr_link_get(nl, in->ifname, &vif);
+	r = natns_link(c->nat, in->ifname, &vif);
 	if (r == 0)
-		r = nlr_link_get(nl, c->nat->peer, &peer);
+		r = natns_link(c->nat, c->nat->peer, &peer);
+	if (r == 0)
+		r = natns_nl(c->nat, &nl);
 	if (r < 0)
 		return r;
 	r = mac_parse(NAT_NETVM_MAC, &netvm_mac);
@@ -241,9 +230,9 @@ int nat_want(struct apply_ctx *c, struct nftq_nat *m, bool need_index)
 	if (need_index) {
 		struct nlr_link vif, peer;
 
-		r = inside_link(c, m->vif, &vif);
+		r = natns_link(c->nat, m->vif, &vif);
 		if (r == 0)
-			r = inside_link(c, m->peer, &peer);
+			r = natns_link(c->nat, m->peer, &peer);
 		if (r < 0)
 			return r;
 		m->vif_index = (uint32_t)vif.ifindex;
@@ -284,7 +273,7 @@ static int remove_all(struct apply_ctx *c)
 	r = undo_veth(c);
 	if (r < 0)
 		return r;
-	r = inside_link(c, c->plan->in->ifname, &l);
+	r = natns_link(c->nat, c->plan->in->ifname, &l);
 	if (r < 0 && r != -ENODEV)
 		return r;
 	if (r == 0) {

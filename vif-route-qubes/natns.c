@@ -167,6 +167,17 @@ int natns_nl(struct natns *n, struct nlr **ret)
 	return 0;
 }
 
+int natns_link(struct natns *n, const char *name, struct nlr_link *ret)
+{
+	struct nlr *nl;
+	int r;
+
+	if (!natns_exists(n))
+		return -ENODEV;
+	r = natns_nl(n, &nl);
+	return r < 0 ? r : nlr_link_get(nl, name, ret);
+}
+
 int natns_sysctl(struct natns *n, int family, const char *ifname, const char *key, const char *value)
 {
 	int r = enter(n);

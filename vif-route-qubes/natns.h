@@ -42,6 +42,10 @@ int natns_destroy(struct natns *n);
 
 /* The rtnetlink socket inside (opened on first use). */
 int natns_nl(struct natns *n, struct nlr **ret);
+struct nlr_link;
+/* The link called name inside: -ENODEV when there is none, or no
+ * namespace. */
+int natns_link(struct natns *n, const char *name, struct nlr_link *ret);
 /* net.ipv{4,6}.conf.IF.KEY = VALUE inside (IF "all", "default" or a link). */
 int natns_sysctl(struct natns *n, int family, const char *ifname, const char *key, const char *value);
 /* Reads such a sysctl inside. */

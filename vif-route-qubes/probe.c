@@ -66,16 +66,11 @@ int probe_claimed(struct fw *fw, const char *ifname, struct vif_facts *f)
 int probe_nat(struct natns *n, const char *ifname, struct vif_facts *f)
 {
 	struct nlr_link l;
-	struct nlr *nl;
 	int r;
 
 	f->nat_ns = natns_exists(n);
 	f->nat_vif_inside = false;
-	if (!f->nat_ns)
-		return 0;
-	r = natns_nl(n, &nl);
-	if (r == 0)
-		r = nlr_link_get(nl, ifname, &l);
+	r = natns_link(n, ifname, &l);
 	if (r == -ENODEV)
 		return 0;
 	if (r < 0)

@@ -72,17 +72,6 @@ static int check_antispoof(struct apply_ctx *c, const struct action *a, struct t
 
 /* --- NAT mode: what is inside the namespace ---------------------------- */
 
-static int nat_link(struct apply_ctx *c, const char *name, struct nlr_link *l)
-{
-	struct nlr *nl;
-	int r;
-
-	if (!natns_exists(c->nat))
-		return -ENODEV;
-	r = natns_nl(c->nat, &nl);
-	return r < 0 ? r : nlr_link_get(nl, name, l);
-}
-
 static int check_nat_addr(struct apply_ctx *c, struct tally *t, const char *dev, const struct ip_addr *a)
 {
 	char name[160], addr[IP_ADDR_STRLEN];
@@ -91,7 +80,7 @@ static int check_nat_addr(struct apply_ctx *c, struct tally *t, const char *dev,
 	int r;
 
 	snprintf(name, sizeof(name), "%s/32 dev %s in %s", ip_addr_to_string(a, addr), dev, c->nat->name);
-	r = nat_link(c, dev, &l);
+	r = natns_link(c->nat, dev, &l);
 	if (r == 0 && (r = natns_nl(c->nat, &nl)) == 0)
 		r = nlr_addr_exists(nl, l.ifindex, a);
 	if (r < 0 && r != -ENODEV)
@@ -112,7 +101,7 @@ static int check_nat_neigh(struct apply_ctx *c, struct tally *t, const char *dev
 
 	snprintf(name, sizeof(name), "%s dev %s in %s", ip_addr_to_string(a, addr), dev, c->nat->name);
 	snprintf(want, sizeof(want), "lladdr %s PERMANENT", mac_to_string(mac, m));
-	r = nat_link(c, dev, &l);
+	r = natns_link(c->nat, dev, &l);
 	if (r == 0 && (r = natns_nl(c->nat, &nl)) == 0)
 		r = nlr_neigh_get(nl, l.ifindex, a, &cur, &perm);
 	if (r < 0 && r != -ENOENT && r != -ENODEV)
@@ -174,7 +163,7 @@ static int check_nat(struct apply_ctx *c, const struct action *a, struct tally *
 		const char *dev = a->type == ACT_NAT_MOVE ? in->ifname : c->nat->peer;
 
 		snprintf(name, sizeof(name), "%s in %s", dev, c->nat->name);
-		r = nat_link(c, dev, &l);
+		r = natns_link(c->nat, dev, &l);
 		if (r < 0 && r != -ENODEV)
 			return r;
 		item(t, "link", name, "up", r == 0 && !l.up ? "down" : NULL, r < 0);
