@@ -8,6 +8,7 @@ static const char *log_ident = "qubes-vif-tools";
 static bool log_syslog;
 static int log_max_level = LOG_INFO;
 static char last_error[512];
+static size_t last_error_prefix_len; /* the prefix it starts with */
 static bool demote_errors;
 static char log_prefix[64];
 
@@ -73,8 +74,10 @@ int log_full(int level, int r, const char *fmt, ...)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 
-	if (level <= LOG_ERR)
+	if (level <= LOG_ERR) {
 		snprintf(last_error, sizeof(last_error), "%s", msg);
+		last_error_prefix_len = strlen(log_prefix);
+	}
 
 	if (level <= log_max_level) {
 		fprintf(stderr, "%s: %s%s\n", log_ident,
@@ -108,6 +111,15 @@ void log_note(const char *fmt, ...)
 const char *log_last_error(void)
 {
 	return last_error[0] ? last_error : NULL;
+}
+
+const char *log_last_error_unprefixed(void)
+{
+	size_t n = strlen(last_error);
+
+	if (!n)
+		return NULL;
+	return last_error + (last_error_prefix_len < n ? last_error_prefix_len : n);
 }
 
 void log_reset_last_error(void)

@@ -38,6 +38,9 @@ const char *log_last_error(void);
 /* While on, errors are logged as warnings (and not kept as the last
  * error): for input whose failure the caller tolerates. */
 void log_demote_errors(bool on);
+/* The same without the log prefix ("online vif3.0: "), for output that
+ * already says which vif it is about. */
+const char *log_last_error_unprefixed(void);
 void log_reset_last_error(void);
 
 /* Errors built from bad input carry no errno text: pass this as r to get

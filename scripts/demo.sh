@@ -254,6 +254,9 @@ qnet_domain sys-net qubes-setup-dnat-to-ns eth0 up >/dev/null 2>&1 || say "    q
 section "An administrator's check: vif-route-qubes status for work's vif"
 qnet_domain sys-firewall env vif=vif3.0 XENBUS_PATH=backend/vif/3/0 vif-route-qubes status | grep -E '^(ok|differs|missing|defeats|stale) +(route|rule|element|link|neighbour) ' | sed 's/^/    /'
 
+say "    and every vif sys-firewall serves, at once (status --all; --json for monitoring):"
+qnet_domain sys-firewall vif-route-qubes status --all | grep -E '^(vif[0-9.]+: |[0-9]+ vifs: )' | sed 's/^/    /'
+
 section "work's VM shuts down: vif-route-qubes offline"
 qnet_vif sys-firewall 3 offline
 if [ "$gen" = nftables ]; then

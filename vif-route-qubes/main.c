@@ -17,6 +17,7 @@
 #include "flock.h"
 #include "fw_antispoof.h"
 #include "input.h"
+#include "json.h"
 #include "log.h"
 #include "natns.h"
 #include "nft.h"
@@ -42,6 +43,8 @@ struct ctx {
 	bool dry_run;
 	bool nothing_to_do; /* add/remove, type_if=tap */
 	bool have_cmd;
+	bool all;  /* status --all */
+	bool json; /* status --json */
 	uint64_t deadline;
 	unsigned wait_ms;
 	unsigned timeout_ms;
@@ -75,7 +78,8 @@ static void usage(FILE *f)
 		"  online    anti-spoofing rules, neighbour, link up, routes, gateway, hotplug-status\n"
 		"  offline   remove all of it (also when the interface is already gone)\n"
 		"  status    print each item online sets up as ok, differs or missing, and what defeats it;\n"
-		"            exit 0 all ok, 1 something wrong, 2 could not check\n"
+		"            exit 0 all ok, 1 something wrong, 2 could not check (--all: 1 when any vif\n"
+		"            is wrong, else 2 when any could not be checked)\n"
 		"  add, remove, and type_if=tap: nothing to do\n"
 		"\n"
 		"Options:\n"
@@ -92,6 +96,8 @@ static void usage(FILE *f)
 		"                        else xenstore), qubesdb or xenstore (default auto)\n"
 		"      --firewall=BACKEND  auto (nftables when table ip qubes has set 'allowed', as on\n"
 		"                        Qubes R4.2+; else iptables), nftables or iptables (default auto)\n"
+		"      --all             with status: check every vif of this domain (backend/vif/*/*)\n"
+		"      --json            with status: print JSON (fields in vif-route-qubes(8))\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n",
 		DEFAULT_WAIT_MS / 1000.0, DEFAULT_TIMEOUT_MS / 1000.0, DEFAULT_HOOK_TIMEOUT_MS / 1000.0,
@@ -135,7 +141,7 @@ static int parse_assignment(struct ctx *c, const char *arg)
 static int parse_argv(struct ctx *c, int argc, char **argv)
 {
 	enum { ARG_WAIT = 0x100, ARG_TIMEOUT, ARG_HOOK_TIMEOUT, ARG_HOOKS_DIR, ARG_CONFIG, ARG_FIREWALL,
-	       ARG_MAPPED_IP_WAIT };
+	       ARG_MAPPED_IP_WAIT, ARG_ALL, ARG_JSON };
 	static const struct option options[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -148,6 +154,8 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 		{ "config", required_argument, NULL, ARG_CONFIG },
 		{ "firewall", required_argument, NULL, ARG_FIREWALL },
 		{ "mapped-ip-wait", required_argument, NULL, ARG_MAPPED_IP_WAIT },
+		{ "all", no_argument, NULL, ARG_ALL },
+		{ "json", no_argument, NULL, ARG_JSON },
 		{},
 	};
 	int opt, r;
@@ -202,6 +210,12 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 				return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
 						       "--firewall needs auto, nftables or iptables, not '%.16s'", optarg);
 			break;
+		case ARG_ALL:
+			c->all = true;
+			break;
+		case ARG_JSON:
+			c->json = true;
+			break;
 		case ':':
 			return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "option '%.32s' needs a value (see --help)",
 					       argv[optind - 1]);
@@ -226,6 +240,9 @@ static int parse_argv(struct ctx *c, int argc, char **argv)
 	}
 	if (!c->have_cmd)
 		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "no command given: online, offline, status, add or remove (see --help)");
+	if ((c->all || c->json) && c->in.cmd != VIF_CMD_STATUS)
+		return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--%s goes with the status command only",
+				       c->all ? "all" : "json");
 	if (c->in.cmd == VIF_CMD_ADD || c->in.cmd == VIF_CMD_REMOVE)
 		c->nothing_to_do = true;
 	return 0;
@@ -246,11 +263,11 @@ static int parse_fault_step(const char *s)
 }
 #endif
 
-static void warn_if_nftables(void)
+static void warn_if_nftables(const struct ctx *c)
 {
 	bool found = false;
 
-	if (nft_has_ip_tables(&found) >= 0 && found)
+	if (c->firewall == FW_IPTABLES && nft_has_ip_tables(&found) >= 0 && found)
 		log_warning("nftables tables exist here; the anti-spoofing rules of vif-route-qubes are in the "
 			    "legacy x_tables raw table (see iptables-legacy-save -t raw)");
 }
@@ -426,9 +443,312 @@ static void note_done(const struct ctx *c)
 			 backend_text(c));
 }
 
+/* The kernel side, once per run: netlink and the firewall generation. */
+static int open_kernel(struct ctx *c)
+{
+	int r;
+
+	r = nlr_open(&c->nl);
+	if (r < 0)
+		return log_error_errno(r, "cannot open a netlink socket");
+	r = fw_probe(c->firewall, &c->firewall);
+	if (r < 0)
+		return log_error_errno(r, "cannot tell which firewall generation this netvm runs (nftables query failed)");
+	r = fw_open(c->firewall, &c->fw);
+	if (r < 0)
+		return log_error_errno(r, "cannot open the %s firewall", fw_backend_name(c->firewall));
+	return 0;
+}
+
+/* What the kernel holds for c->in's vif, and the plan of its command
+ * (status: of online) in ac. */
+static int probe_and_plan(struct ctx *c, struct apply_ctx *ac)
+{
+	int r;
+
+	*ac = (struct apply_ctx){ .fault_step = -1 };
+	ac->fw = c->fw;
+	ac->nl = c->nl;
+	ac->xs = c->xs;
+	ac->hooks_dir = c->hooks_dir;
+	ac->hook_timeout_ms = c->hook_timeout_ms;
+	ac->deadline = c->deadline;
+#if ENABLE_FAULT_INJECTION
+	ac->fault_step = parse_fault_step(getenv("QVT_FAULT_STEP"));
+#endif
+
+	/* NAT mode's namespace, if an earlier online made it: it may hold
+	 * the Xen vif, which then is no longer here to wait for. */
+	natns_done(&c->nat);
+	r = natns_init(&c->nat, c->in.ifname);
+	if (r < 0 && r != -ENAMETOOLONG)
+		return log_error_errno(r, "cannot look for namespace %s", c->nat.name);
+	ac->nat = &c->nat;
+	{
+		struct vif_facts nf = {};
+
+		r = probe_nat(&c->nat, c->in.ifname, &nf);
+		if (r < 0)
+			return log_error_errno(r, "cannot look into namespace %s", c->nat.name);
+		r = probe_vif(c->nl, &c->in,
+			      c->in.cmd == VIF_CMD_ONLINE && !c->dry_run && !nf.nat_vif_inside
+				      ? deadline_within(c->deadline, c->wait_ms)
+				      : now_ms(),
+			      &ac->f);
+		ac->f.nat_ns = nf.nat_ns;
+		ac->f.nat_vif_inside = nf.nat_vif_inside;
+	}
+	if (r == -ENODEV && ac->f.nat_vif_inside)
+		r = 0;
+	if (r == -ENODEV && c->in.cmd == VIF_CMD_ONLINE && !c->dry_run)
+		return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "interface %s did not appear within %g s", c->in.vif,
+				       c->wait_ms / 1000.0);
+	if (r == -EEXIST && c->in.cmd != VIF_CMD_ONLINE) {
+		/* Then online never renamed ours: it is still under $vif. */
+		log_warning("vifname '%s' is another interface's: looking at %s itself", c->in.ifname, c->in.vif);
+		snprintf(c->in.ifname, sizeof(c->in.ifname), "%s", c->in.vif);
+		c->in.rename = false;
+		r = probe_vif(c->nl, &c->in, now_ms(), &ac->f);
+	}
+	if (r == -EEXIST)
+		return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
+				       "vifname '%s': an interface of that name exists and is not %s (not renamed by "
+				       "its online): refusing to configure another vif",
+				       c->in.ifname, c->in.vif);
+	if (r < 0 && r != -ENODEV)
+		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
+
+	ac->f.fw = fw_backend_of(c->fw);
+	if (c->in.cmd == VIF_CMD_OFFLINE) {
+		/* The rules, not xenstore, say which addresses were the client's. */
+		r = probe_claimed(c->fw, c->in.ifname, &ac->f);
+		if (r < 0)
+			log_warning_errno(r, "cannot read the anti-spoofing rules of %s, ignoring", c->in.ifname);
+	}
+
+	r = plan_build(&c->in, &ac->f, c->in.cmd == VIF_CMD_STATUS ? VIF_CMD_ONLINE : c->in.cmd, &c->plan);
+	if (r < 0)
+		return log_error_errno(r, "cannot plan %s", vif_cmd_to_string(c->in.cmd));
+	ac->plan = &c->plan;
+	return 0;
+}
+
+/* Checks the vif of c->in, whose keys are read already. */
+static int check_vif(struct ctx *c, struct status_result *ret)
+{
+	struct apply_ctx ac;
+	int r;
+
+	r = probe_and_plan(c, &ac);
+	if (r < 0)
+		return r;
+	r = status_check(&ac, ret);
+	if (r < 0)
+		return log_error_errno(r, "cannot read the state of %s", c->in.ifname);
+	return 0;
+}
+
+/* One vif's result as --json shows it; res NULL: not checked. */
+static void print_json_vif(const struct ctx *c, const char *vif, const char *xenbus_path,
+			   const struct status_result *res)
+{
+	struct status_vif v = {
+		.vif = c->in.vif[0] ? c->in.vif : vif,
+		.ifname = c->in.vif[0] ? c->in.ifname : NULL,
+		.xenbus_path = c->in.xenbus_path[0] ? c->in.xenbus_path : xenbus_path,
+		.domid = c->in.vif[0] ? (int)c->in.domid : -1,
+		.firewall = c->fw ? fw_backend_name(c->firewall) : NULL,
+		.result = res,
+		.error = log_last_error_unprefixed(),
+	};
+
+	status_print_json(&v);
+}
+
+/* status for the one vif of $vif / $XENBUS_PATH. */
+static int status_one(struct ctx *c)
+{
+	struct status_result res = {};
+	int r;
+
+	r = read_inputs(c);
+	if (r == 0)
+		r = open_kernel(c);
+	if (r == 0) {
+		warn_if_nftables(c);
+		r = check_vif(c, &res);
+	}
+	if (r > 0) /* run by udev in libxl's stead: not asked */
+		return 0;
+	if (c->json) {
+		print_json_vif(c, c->vif_env, c->xenbus_env, r < 0 ? NULL : &res);
+		putchar('\n');
+	} else if (r == 0)
+		status_print_text(c->in.ifname, &res);
+	if (r == 0 && res.wrong)
+		r = EXIT_STATUS_WRONG;
+	status_result_done(&res);
+	return r;
+}
+
+struct vif_ref {
+	char vif[IFNAME_MAX + 16];
+	char xenbus_path[XENBUS_PATH_MAX];
+	unsigned long domid, devid; /* ULONG_MAX: not a number */
+};
+
+static unsigned long number_or_max(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	return errno || end == s || *end || *s == '-' ? ULONG_MAX : v;
+}
+
+static int vif_ref_cmp(const void *a, const void *b)
+{
+	const struct vif_ref *x = a, *y = b;
+
+	if (x->domid != y->domid)
+		return x->domid < y->domid ? -1 : 1;
+	if (x->devid != y->devid)
+		return x->devid < y->devid ? -1 : 1;
+	return strcmp(x->xenbus_path, y->xenbus_path);
+}
+
+/* Every backend/vif/D/N of this domain, in domid then devid order. A
+ * name that is not a number is listed too: its check says what is wrong. */
+static int list_vifs(struct ctx *c, struct vif_ref **ret, size_t *ret_n)
+{
+	_cleanup_free_ char **doms = NULL;
+	_cleanup_free_ struct vif_ref *refs = NULL;
+	size_t n = 0, allocated = 0;
+	unsigned n_doms = 0;
+	int r;
+
+	r = xsh_directory(c->xs, "backend/vif", &doms, &n_doms);
+	if (r == -ENOENT)
+		n_doms = 0;
+	else if (r < 0)
+		return log_error_errno(r, "cannot list backend/vif in xenstore");
+	for (unsigned i = 0; i < n_doms; i++) {
+		_cleanup_free_ char **devs = NULL;
+		char path[XENBUS_PATH_MAX + 16];
+		unsigned n_devs = 0;
+
+		snprintf(path, sizeof(path), "backend/vif/%.24s", doms[i]);
+		r = xsh_directory(c->xs, path, &devs, &n_devs);
+		if (r == -ENOENT) /* removed meanwhile */
+			continue;
+		if (r < 0)
+			return log_error_errno(r, "cannot list %s in xenstore", path);
+		for (unsigned j = 0; j < n_devs; j++) {
+			struct vif_ref *v;
+
+			if (n == allocated) {
+				allocated = allocated ? 2 * allocated : 16;
+				v = reallocarray(refs, allocated, sizeof(*v));
+				if (!v)
+					return log_error_errno(-ENOMEM, "out of memory");
+				refs = v;
+			}
+			v = &refs[n++];
+			snprintf(v->vif, sizeof(v->vif), "vif%.12s.%.12s", doms[i], devs[j]);
+			snprintf(v->xenbus_path, sizeof(v->xenbus_path), "backend/vif/%.24s/%.24s", doms[i], devs[j]);
+			v->domid = number_or_max(doms[i]);
+			v->devid = number_or_max(devs[j]);
+		}
+	}
+	if (n)
+		qsort(refs, n, sizeof(*refs), vif_ref_cmp);
+	*ret = refs;
+	refs = NULL;
+	*ret_n = n;
+	return 0;
+}
+
+/* status --all: each vif's block, then one line of totals. */
+static int status_all(struct ctx *c)
+{
+	_cleanup_free_ struct vif_ref *refs = NULL;
+	unsigned ok = 0, wrong = 0, unknown = 0;
+	size_t n = 0;
+	int r;
+
+	r = xsh_open(c->deadline, &c->xs);
+	if (r < 0)
+		r = log_error_errno(r, "cannot connect to xenstore");
+	if (r == 0)
+		r = open_config(c);
+	if (r == 0)
+		r = open_kernel(c);
+	if (r == 0) {
+		warn_if_nftables(c);
+		r = list_vifs(c, &refs, &n);
+	}
+	if (r < 0) {
+		if (c->json) {
+			printf("{\"vifs\": [], \"total\": 0, \"ok\": 0, \"wrong\": 0, \"unknown\": 0, \"error\": ");
+			json_write_string(stdout, log_last_error_unprefixed());
+			printf("}\n");
+		}
+		return r;
+	}
+
+	if (c->json)
+		printf("{\"vifs\": [");
+	for (size_t i = 0; i < n; i++) {
+		struct status_result res = {};
+		char prefix[64];
+
+		c->in = (struct vif_input){ .cmd = VIF_CMD_STATUS };
+		snprintf(prefix, sizeof(prefix), "status %s: ", refs[i].vif);
+		log_set_prefix(prefix);
+		log_reset_last_error();
+		r = vif_input_from_env(refs[i].vif, refs[i].xenbus_path, &c->in);
+		if (r == 0)
+			r = read_store(c);
+		if (r == 0)
+			r = check_vif(c, &res);
+		if (r < 0 && !log_last_error())
+			log_error_errno(r, "cannot check %s", refs[i].vif);
+
+		if (r < 0)
+			unknown++;
+		else if (res.wrong)
+			wrong++;
+		else
+			ok++;
+		if (c->json) {
+			printf("%s\n  ", i ? "," : "");
+			print_json_vif(c, refs[i].vif, refs[i].xenbus_path, r < 0 ? NULL : &res);
+		} else {
+			if (i)
+				putchar('\n');
+			if (r < 0)
+				printf("%s: could not be checked: %s\n", c->in.vif[0] ? c->in.ifname : refs[i].vif,
+				       log_last_error_unprefixed());
+			else
+				status_print_text(c->in.ifname, &res);
+		}
+		status_result_done(&res);
+	}
+	log_set_prefix("status: ");
+	if (c->json)
+		printf("%s], \"total\": %zu, \"ok\": %u, \"wrong\": %u, \"unknown\": %u}\n", n ? "\n" : "", n, ok, wrong,
+		       unknown);
+	else
+		printf("%s%zu vifs: %u ok, %u wrong, %u could not be checked\n", n ? "\n" : "", n, ok, wrong, unknown);
+	if (wrong)
+		return EXIT_STATUS_WRONG;
+	return unknown ? SYNTHETIC_ERRNO(EIO) : 0;
+}
+
 static int run(struct ctx *c, int argc, char **argv)
 {
-	struct apply_ctx ac = { .fault_step = -1 };
+	struct apply_ctx ac;
 	int r;
 
 	r = parse_argv(c, argc, argv);
@@ -445,100 +765,28 @@ static int run(struct ctx *c, int argc, char **argv)
 				       "needs root (CAP_NET_ADMIN) to %s a vif's links, routes and rules",
 				       c->in.cmd == VIF_CMD_STATUS ? "read" : "change");
 
+	/* status changes nothing anyway: -n does not turn it into a plan. */
+	if (c->in.cmd == VIF_CMD_STATUS)
+		return c->all ? status_all(c) : status_one(c);
+
 	r = read_inputs(c);
 	if (r != 0)
 		return r < 0 ? r : 0;
-
-	r = nlr_open(&c->nl);
+	r = open_kernel(c);
 	if (r < 0)
-		return log_error_errno(r, "cannot open a netlink socket");
-	r = fw_probe(c->firewall, &c->firewall);
+		return r;
+	r = probe_and_plan(c, &ac);
 	if (r < 0)
-		return log_error_errno(r, "cannot tell which firewall generation this netvm runs (nftables query failed)");
-	r = fw_open(c->firewall, &c->fw);
-	if (r < 0)
-		return log_error_errno(r, "cannot open the %s firewall", fw_backend_name(c->firewall));
-	ac.fw = c->fw;
-	ac.nl = c->nl;
-	ac.xs = c->xs;
-	ac.hooks_dir = c->hooks_dir;
-	ac.hook_timeout_ms = c->hook_timeout_ms;
-	ac.deadline = c->deadline;
-#if ENABLE_FAULT_INJECTION
-	ac.fault_step = parse_fault_step(getenv("QVT_FAULT_STEP"));
-#endif
+		return r;
 
-	/* NAT mode's namespace, if an earlier online made it: it may hold
-	 * the Xen vif, which then is no longer here to wait for. */
-	r = natns_init(&c->nat, c->in.ifname);
-	if (r < 0 && r != -ENAMETOOLONG)
-		return log_error_errno(r, "cannot look for namespace %s", c->nat.name);
-	ac.nat = &c->nat;
-	{
-		struct vif_facts nf = {};
-
-		r = probe_nat(&c->nat, c->in.ifname, &nf);
-		if (r < 0)
-			return log_error_errno(r, "cannot look into namespace %s", c->nat.name);
-		r = probe_vif(c->nl, &c->in,
-			      c->in.cmd == VIF_CMD_ONLINE && !c->dry_run && !nf.nat_vif_inside
-				      ? deadline_within(c->deadline, c->wait_ms)
-				      : now_ms(),
-			      &ac.f);
-		ac.f.nat_ns = nf.nat_ns;
-		ac.f.nat_vif_inside = nf.nat_vif_inside;
-	}
-	if (r == -ENODEV && ac.f.nat_vif_inside)
-		r = 0;
-	if (r == -ENODEV && c->in.cmd == VIF_CMD_ONLINE && !c->dry_run)
-		return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "interface %s did not appear within %g s", c->in.vif,
-				       c->wait_ms / 1000.0);
-	if (r == -EEXIST && c->in.cmd != VIF_CMD_ONLINE) {
-		/* Then online never renamed ours: it is still under $vif. */
-		log_warning("vifname '%s' is another interface's: looking at %s itself", c->in.ifname, c->in.vif);
-		snprintf(c->in.ifname, sizeof(c->in.ifname), "%s", c->in.vif);
-		c->in.rename = false;
-		r = probe_vif(c->nl, &c->in, now_ms(), &ac.f);
-	}
-	if (r == -EEXIST)
-		return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
-				       "vifname '%s': an interface of that name exists and is not %s (not renamed by "
-				       "its online): refusing to configure another vif",
-				       c->in.ifname, c->in.vif);
-	if (r < 0 && r != -ENODEV)
-		return log_error_errno(r, "cannot look up interface %s", c->in.ifname);
-
-	ac.f.fw = fw_backend_of(c->fw);
-	if (c->in.cmd == VIF_CMD_OFFLINE) {
-		/* The rules, not xenstore, say which addresses were the client's. */
-		r = probe_claimed(c->fw, c->in.ifname, &ac.f);
-		if (r < 0)
-			log_warning_errno(r, "cannot read the anti-spoofing rules of %s, ignoring", c->in.ifname);
-	}
-
-	r = plan_build(&c->in, &ac.f, c->in.cmd == VIF_CMD_STATUS ? VIF_CMD_ONLINE : c->in.cmd, &c->plan);
-	if (r < 0)
-		return log_error_errno(r, "cannot plan %s", vif_cmd_to_string(c->in.cmd));
-	ac.plan = &c->plan;
-
-	/* status changes nothing anyway: -n does not turn it into a plan. */
-	if (c->dry_run && c->in.cmd != VIF_CMD_STATUS) {
+	if (c->dry_run) {
 		printf("vif-route-qubes %s %s: domain keys from %s, firewall %s; would do, in order:\n",
 		       vif_cmd_to_string(c->in.cmd), c->in.ifname, c->cfg ? cfg_describe(c->cfg) : "nowhere",
 		       fw_backend_name(c->firewall));
 		apply_print_dry_run(&c->plan);
 		return 0;
 	}
-
-	if (c->firewall == FW_IPTABLES)
-		warn_if_nftables();
-
-	if (c->in.cmd == VIF_CMD_STATUS) {
-		r = status_report(&ac);
-		if (r < 0)
-			return log_error_errno(r, "cannot read the state of %s", c->in.ifname);
-		return r > 0 ? EXIT_STATUS_WRONG : 0;
-	}
+	warn_if_nftables(c);
 
 	r = apply_plan(&ac);
 	if (r < 0)

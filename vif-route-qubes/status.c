@@ -1,10 +1,12 @@
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apply_nat.h"
 #include "fw_antispoof.h"
+#include "json.h"
 #include "natns.h"
 #include "nftq.h"
 #include "log.h"
@@ -14,23 +16,31 @@
 #include "util.h"
 #include "xs.h"
 
-struct tally {
-	unsigned n;     /* items looked at */
-	unsigned wrong; /* differs, missing, defeats, stale */
-};
-
 /* "WORD     WHAT      TEXT": the one format of every line. */
-static void line(struct tally *t, const char *word, const char *what, const char *fmt, ...) _printf_(4, 5);
+static void line(struct status_result *t, const char *word, const char *what, const char *fmt, ...) _printf_(4, 5);
 
-static void line(struct tally *t, const char *word, const char *what, const char *fmt, ...)
+static void line(struct status_result *t, const char *word, const char *what, const char *fmt, ...)
 {
+	struct status_line *l;
 	va_list ap;
 
-	printf("%-8s %-9s ", word, what);
+	if (t->n_lines == t->allocated) {
+		size_t n = t->allocated ? 2 * t->allocated : 32;
+
+		l = reallocarray(t->lines, n, sizeof(*l));
+		if (!l) {
+			t->oom = true;
+			return;
+		}
+		t->lines = l;
+		t->allocated = n;
+	}
+	l = &t->lines[t->n_lines++];
+	snprintf(l->word, sizeof(l->word), "%s", word);
+	snprintf(l->what, sizeof(l->what), "%s", what);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(l->text, sizeof(l->text), fmt, ap);
 	va_end(ap);
-	putchar('\n');
 	if (!streq(word, "skipped"))
 		t->n++;
 	if (!streq(word, "ok") && !streq(word, "skipped"))
@@ -38,7 +48,7 @@ static void line(struct tally *t, const char *word, const char *what, const char
 }
 
 /* ok "NAME = WANT", differs "NAME (is IS, want WANT)", or missing. */
-static void item(struct tally *t, const char *what, const char *name, const char *want, const char *is, bool missing)
+static void item(struct status_result *t, const char *what, const char *name, const char *want, const char *is, bool missing)
 {
 	if (missing)
 		line(t, "missing", what, "%s%s%s", name, want[0] ? " = " : "", want);
@@ -55,7 +65,7 @@ static const char *ifname_of(int ifindex, char buf[static IF_NAMESIZE])
 	return buf;
 }
 
-static int check_antispoof(struct apply_ctx *c, const struct action *a, struct tally *t)
+static int check_antispoof(struct apply_ctx *c, const struct action *a, struct status_result *t)
 {
 	const struct plan *p = c->plan;
 	struct fw_report rep;
@@ -72,7 +82,7 @@ static int check_antispoof(struct apply_ctx *c, const struct action *a, struct t
 
 /* --- NAT mode: what is inside the namespace ---------------------------- */
 
-static int check_nat_addr(struct apply_ctx *c, struct tally *t, const char *dev, const struct ip_addr *a)
+static int check_nat_addr(struct apply_ctx *c, struct status_result *t, const char *dev, const struct ip_addr *a)
 {
 	char name[160], addr[IP_ADDR_STRLEN];
 	struct nlr_link l;
@@ -89,7 +99,7 @@ static int check_nat_addr(struct apply_ctx *c, struct tally *t, const char *dev,
 	return 0;
 }
 
-static int check_nat_neigh(struct apply_ctx *c, struct tally *t, const char *dev, const struct ip_addr *a,
+static int check_nat_neigh(struct apply_ctx *c, struct status_result *t, const char *dev, const struct ip_addr *a,
 			   const struct mac_addr *mac)
 {
 	char name[160], want[64], now[64], addr[IP_ADDR_STRLEN], m[18];
@@ -114,7 +124,7 @@ static int check_nat_neigh(struct apply_ctx *c, struct tally *t, const char *dev
 	return 0;
 }
 
-static int check_nat_table(struct apply_ctx *c, struct tally *t)
+static int check_nat_table(struct apply_ctx *c, struct status_result *t)
 {
 	static const char *const words[] = { [NFTQ_NAT_OK] = "ok", [NFTQ_NAT_MISSING] = "missing",
 					     [NFTQ_NAT_DIFFERS] = "differs" };
@@ -146,7 +156,7 @@ static int check_nat_table(struct apply_ctx *c, struct tally *t)
 	return 0;
 }
 
-static int check_nat(struct apply_ctx *c, const struct action *a, struct tally *t)
+static int check_nat(struct apply_ctx *c, const struct action *a, struct status_result *t)
 {
 	const struct vif_input *in = c->plan->in;
 	char name[160], val[32];
@@ -195,7 +205,7 @@ static int check_nat(struct apply_ctx *c, const struct action *a, struct tally *
 	}
 }
 
-static int check_action(struct apply_ctx *c, const struct action *a, struct tally *t)
+static int check_action(struct apply_ctx *c, const struct action *a, struct status_result *t)
 {
 	const struct vif_input *in = c->plan->in;
 	const char *ifn = in->ifname;
@@ -308,21 +318,86 @@ static int check_action(struct apply_ctx *c, const struct action *a, struct tall
 	return 0;
 }
 
-int status_report(struct apply_ctx *c)
+int status_check(struct apply_ctx *c, struct status_result *ret)
 {
-	struct tally t = {};
+	struct status_result t = {};
+	int r = 0;
 
 	if (c->f.ifindex == 0 && !c->plan->in->rename)
 		line(&t, "missing", "interface", "%s", c->plan->in->ifname);
-	for (unsigned i = 0; i < c->plan->n; i++) {
-		int r = check_action(c, &c->plan->actions[i], &t);
-
-		if (r < 0)
-			return r;
+	for (unsigned i = 0; i < c->plan->n && r >= 0; i++)
+		r = check_action(c, &c->plan->actions[i], &t);
+	if (r >= 0 && t.oom)
+		r = -ENOMEM;
+	if (r < 0) {
+		status_result_done(&t);
+		return r;
 	}
-	if (t.wrong)
-		printf("%s: %u of %u items wrong\n", c->plan->in->ifname, t.wrong, t.n);
+	*ret = t;
+	return 0;
+}
+
+void status_result_done(struct status_result *r)
+{
+	free(r->lines);
+	*r = (struct status_result){};
+}
+
+void status_print_text(const char *ifname, const struct status_result *r)
+{
+	for (size_t i = 0; i < r->n_lines; i++)
+		printf("%-8s %-9s %s\n", r->lines[i].word, r->lines[i].what, r->lines[i].text);
+	if (r->wrong)
+		printf("%s: %u of %u items wrong\n", ifname, r->wrong, r->n);
 	else
-		printf("%s: all %u items ok\n", c->plan->in->ifname, t.n);
-	return (int)t.wrong;
+		printf("%s: all %u items ok\n", ifname, r->n);
+}
+
+static void json_key(const char *key, bool first)
+{
+	printf("%s\"%s\": ", first ? "" : ", ", key);
+}
+
+void status_print_json(const struct status_vif *v)
+{
+	const struct status_result *r = v->result;
+
+	printf("{");
+	json_key("vif", true);
+	json_write_string(stdout, v->vif);
+	json_key("interface", false);
+	json_write_string(stdout, v->ifname);
+	json_key("xenbus_path", false);
+	json_write_string(stdout, v->xenbus_path);
+	json_key("domid", false);
+	if (v->domid >= 0)
+		printf("%d", v->domid);
+	else
+		printf("null");
+	json_key("firewall", false);
+	json_write_string(stdout, v->firewall);
+	json_key("state", false);
+	json_write_string(stdout, !r ? "unknown" : r->wrong ? "wrong" : "ok");
+	json_key("items_total", false);
+	printf("%u", r ? r->n : 0);
+	json_key("items_wrong", false);
+	printf("%u", r ? r->wrong : 0);
+	json_key("items", false);
+	printf("[");
+	for (size_t i = 0; r && i < r->n_lines; i++) {
+		printf("%s{", i ? ", " : "");
+		json_key("state", true);
+		json_write_string(stdout, r->lines[i].word);
+		json_key("kind", false);
+		json_write_string(stdout, r->lines[i].what);
+		json_key("text", false);
+		json_write_string(stdout, r->lines[i].text);
+		printf("}");
+	}
+	printf("]");
+	if (!r) {
+		json_key("error", false);
+		json_write_string(stdout, v->error ? v->error : "could not be checked");
+	}
+	printf("}");
 }

@@ -709,6 +709,14 @@ t_status_all_present() {
 		qnet_domain "$1" env vif="vif$2.0" XENBUS_PATH="backend/vif/$2/0" vif-route-qubes status >/dev/null ||
 			fail "vif$2.0 on $1: status reports something missing"
 	done
+	# Each netvm as a whole: every vif it serves, in text and in JSON.
+	expect_eq "$(qnet_domain sys-net vif-route-qubes status --all | tail -1)" \
+		"1 vifs: 1 ok, 0 wrong, 0 could not be checked" "sys-net's status --all"
+	expect_eq "$(qnet_domain sys-firewall vif-route-qubes status --all | tail -1)" \
+		"3 vifs: 3 ok, 0 wrong, 0 could not be checked" "sys-firewall's status --all"
+	expect_eq "$(qnet_domain sys-firewall vif-route-qubes status --all --json |
+		python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["ok"], *(v["vif"] + ":" + v["state"] for v in d["vifs"]))')" \
+		"3 vif3.0:ok vif4.0:ok vif5.0:ok" "sys-firewall's status --all --json"
 }
 
 # The generation's firewall, and only it, is what the programs used.
@@ -768,7 +776,7 @@ tests=(
 	"t_offline_and_back|offline removes work's rules, routes, neighbours and its traffic stops; online restores it"
 	"t_keys_from_qubesdb|the domain's keys come from each backend's QubesDB, none from xenstore"
 	"t_plain_xen_keys|plain Xen: with the keys in xenstore and no QubesDB, vif and DNS work the same"
-	"t_status_all_present|vif-route-qubes status finds every item in place on all three vifs"
+	"t_status_all_present|vif-route-qubes status finds every item in place on all four vifs, one at a time and with --all (text and JSON)"
 )
 
 no_network() { fail "the simulated network could not be built (see the diagnostics above)"; }
