@@ -20,6 +20,9 @@ static const struct {
 	{ "/etc/dhclient.d/qubes-setup-dnat-to-ns.sh", 0755 },
 	/* Inactive: an example, not in udev's rules directory. */
 	{ "/usr/local/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules", 0644 },
+	/* The man pages, under the prefix (meson's mandir). */
+	{ "/usr/local/share/man/man8/qubes-setup-dnat-to-ns.8", 0644 },
+	{ "/usr/local/share/man/man8/vif-route-qubes.8", 0644 },
 };
 
 static void install_setup(void)
@@ -57,7 +60,9 @@ START_TEST(test_nothing_else)
 			      "./etc/dhclient.d/qubes-setup-dnat-to-ns.sh\n"
 			      "./etc/xen/scripts/vif-route-qubes\n"
 			      "./usr/lib/qubes/qubes-setup-dnat-to-ns\n"
-			      "./usr/local/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules\n");
+			      "./usr/local/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules\n"
+			      "./usr/local/share/man/man8/qubes-setup-dnat-to-ns.8\n"
+			      "./usr/local/share/man/man8/vif-route-qubes.8\n");
 }
 END_TEST
 
@@ -85,6 +90,17 @@ START_TEST(test_hooks_parse)
 	ck_assert_ptr_nonnull(strstr(dh, "\t/usr/lib/qubes/qubes-setup-dnat-to-ns\n"));
 	ck_assert_ptr_null(strstr(nm, "@"));
 	ck_assert_ptr_null(strstr(dh, "@"));
+}
+END_TEST
+
+/* The man pages go in as written: mdoc source, uncompressed. */
+START_TEST(test_man_pages)
+{
+	const char *src = tl_prog("MESON_SOURCE_DIR");
+	static const char *const pages[] = { "vif-route-qubes.8", "qubes-setup-dnat-to-ns.8" };
+
+	for (size_t i = 0; i < ELEMENTSOF(pages); i++)
+		free(tl_sh("cmp '%s/man/%s' '%s/usr/local/share/man/man8/%s'", src, pages[i], destdir, pages[i]));
 }
 END_TEST
 
@@ -138,7 +154,9 @@ START_TEST(test_paths_follow_options)
 				"./opt/nm/qubes-nmhook\n"
 				"./opt/qubes/qubes-setup-dnat-to-ns\n"
 				"./opt/udev/80-qubes-vif-route.rules\n"
-				"./opt/xen/scripts/vif-route-qubes\n");
+				"./opt/xen/scripts/vif-route-qubes\n"
+				"./usr/local/share/man/man8/qubes-setup-dnat-to-ns.8\n"
+				"./usr/local/share/man/man8/vif-route-qubes.8\n");
 	rules = tl_sh("cat '%s/d/opt/udev/80-qubes-vif-route.rules'", build);
 	ck_assert_ptr_nonnull(strstr(rules, "RUN+=\"/opt/xen/scripts/vif-route-qubes online type_if=vif\""));
 	nm = tl_sh("cat '%s/d/opt/nm/qubes-nmhook'", build);
@@ -159,6 +177,7 @@ int main(void)
 	tcase_add_test(tc, test_binaries_run);
 	tcase_add_test(tc, test_hooks_parse);
 	tcase_add_test(tc, test_udev_rules_parse);
+	tcase_add_test(tc, test_man_pages);
 	tcase_add_test(tc, test_paths_follow_options);
 	suite_add_tcase(s, tc);
 	return tl_main(s, false);
