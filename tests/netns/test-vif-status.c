@@ -66,9 +66,11 @@ static int status_json(const char *args, const char *mode, char **ret_text, char
 	tl_write_file("/tmp/qvt-status.json", json);
 	k = tl_run(ret_text, "python3 '%s/tests/lib/status-json.py' %s </tmp/qvt-status.json",
 		   tl_prog("MESON_SOURCE_DIR"), mode);
-	ck_assert_msg(k == 0, "%s: status-json.py refused:\n%s", args, json);
+	if (k != 0)
+		fprintf(stderr, "--- JSON:\n%s---\n", json);
+	ck_assert_msg(k == 0, "%s: status-json.py refused the JSON (on stderr)", args);
 	for (const char *p = json; *p; p++)
-		ck_assert_msg((unsigned char)*p < 0x80, "%s: JSON not ASCII:\n%s", args, json);
+		ck_assert_msg((unsigned char)*p < 0x80, "%s: JSON not ASCII at byte %zu", args, (size_t)(p - json));
 	if (ret_json) {
 		*ret_json = json;
 		json = NULL;
@@ -103,7 +105,9 @@ START_TEST(test_all_text)
 	for (size_t i = 0; i < ELEMENTSOF(order); i++) {
 		const char *p = strstr(out, order[i]);
 
-		ck_assert_msg(p && p > prev, "'%s' missing or out of order:\n%s", order[i], out);
+		if (!p || p <= prev)
+			fprintf(stderr, "--- output:\n%s---\n", out);
+		ck_assert_msg(p && p > prev, "'%s' missing or out of order (the output is on stderr)", order[i]);
 		prev = p;
 	}
 	assert_contains(out, "\nvif7.0: could not be checked: invalid backend/vif/7/0/mac 'zz': ");
@@ -122,7 +126,9 @@ START_TEST(test_all_text)
 		r = tl_run(&one, "vif=vif%u.0 XENBUS_PATH=backend/vif/%u/0 %s status 2>/dev/null", d, d,
 			   tl_prog("VIF_ROUTE_QUBES"));
 		ck_assert_int_eq(r, d == 5 ? 1 : 0);
-		ck_assert_msg(strstr(out, one), "vif%u.0 alone:\n%s\nnot a block of --all:\n%s", d, one, out);
+		if (!strstr(out, one))
+			fprintf(stderr, "--- vif%u.0 alone:\n%s--- --all:\n%s---\n", d, one, out);
+		ck_assert_msg(strstr(out, one), "vif%u.0 alone is not a block of --all (both on stderr)", d);
 	}
 	free(out);
 
@@ -153,7 +159,9 @@ START_TEST(test_json_matches_text)
 	five_vifs();
 	ck_assert_int_eq(status("status --all", &text), 1);
 	ck_assert_int_eq(status_json("status --all --json", "all", &from_json, &json), 1);
-	ck_assert_msg(streq(text, from_json), "--all:\n--- text\n%s--- from JSON\n%s", text, from_json);
+	if (!streq(text, from_json))
+		fprintf(stderr, "--- text\n%s--- from JSON\n%s---\n", text, from_json);
+	ck_assert_msg(streq(text, from_json), "--all: the text and the JSON differ (both on stderr)");
 	assert_contains(json, "\"total\": 5, \"ok\": 3, \"wrong\": 1, \"unknown\": 1}");
 	snprintf(want, sizeof(want), "\"domid\": 12, \"firewall\": \"%s\", \"state\": \"ok\"",
 		 nft_gen ? "nftables" : "iptables");
@@ -173,7 +181,9 @@ START_TEST(test_json_matches_text)
 		ck_assert_int_eq(r, d == 5 ? 1 : d == 7 ? 2 : 0);
 		ck_assert_int_ge(asprintf(&args, "vif=vif%u.0 XENBUS_PATH=backend/vif/%u/0 status --json", d, d), 0);
 		ck_assert_int_eq(status_json(args, "one", &j, NULL), r);
-		ck_assert_msg(streq(t, j), "vif%u.0:\n--- text\n%s--- from JSON\n%s", d, t, j);
+		if (!streq(t, j))
+			fprintf(stderr, "--- text\n%s--- from JSON\n%s---\n", t, j);
+		ck_assert_msg(streq(t, j), "vif%u.0: the text and the JSON differ (both on stderr)", d);
 	}
 }
 END_TEST
