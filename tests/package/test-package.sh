@@ -326,7 +326,10 @@ originals_at() { # VERSION WHERE(original|diverted)
 	local p f
 	for p in "${paths[@]}"; do
 		if [ "$2" = diverted ]; then f=${divert_to[$p]}; else f=$p; fi
-		[ -f "$root$f" ] && [ ! -L "$root$f" ] || fail "$f is not a regular file"
+		if [ ! -f "$root$f" ] || [ -L "$root$f" ]; then
+			fail "$f is not a regular file"
+			continue
+		fi
 		cmp <(original "$1" "$p") "$root$f" || fail "$f is not version $1 of the original $p"
 		[ "$(stat -c %a "$root$f")" = 755 ] || fail "$f has mode $(stat -c %a "$root$f")"
 	done
