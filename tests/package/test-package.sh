@@ -235,6 +235,14 @@ make_fake() {
 }
 make_fake 1 && make_fake 2 || bail "the stand-in packages build"
 
+# Ours again, as a newer version: the same files and scripts.
+next_version() {
+	dpkg-deb -R "$deb" next &&
+		sed -i "s/^Version: .*/Version: $version+next1/" next/DEBIAN/control &&
+		dpkg-deb --build next debs/$pkg-next.deb >/dev/null
+}
+next_version || bail "a newer version of the package repacks"
+
 # --- the isolated root
 
 mkdir -p "$root" "$ovl" || bail "scratch directories"
@@ -403,6 +411,14 @@ no_leftovers() {
 	return 0
 }
 check "no .dpkg-new/.dpkg-old/.dpkg-dist files" no_leftovers
+
+# --- our own upgrade (the same files under a newer version): the old
+# postrm runs with "upgrade" and must not give the paths back.
+
+check "qubes-vif-tools upgrades to a newer version of itself" dpkg_in_root -i /qvt-pkg-debs/$pkg-next.deb
+check "after our upgrade: the diversions stay" four_diversions
+check "after our upgrade: the originals stay at the diverted paths" originals_at 2 diverted
+check "after our upgrade: ours stay in place" ours_in_place
 
 # --- remove
 
