@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs, on Debian 12, every package building, testing and the demo need.
+# Installs, on Debian 12, every package building, testing and the demo need,
+# and building and checking the Debian package (tests/package/).
 # Does nothing (and needs no network) when they are all there already.
 set -eu
 
@@ -7,7 +8,8 @@ PACKAGES="gcc meson ninja-build pkgconf
 libxen-dev libiptc-dev libnl-route-3-dev libnetfilter-conntrack-dev check
 libnftnl-dev libmnl-dev
 iptables iproute2 conntrack nftables xenstore-utils procps iputils-ping
-dnsmasq-base bind9-dnsutils"
+dnsmasq-base bind9-dnsutils
+git dpkg-dev debhelper fakeroot lintian binutils"
 
 missing=
 for p in $PACKAGES; do

@@ -1,7 +1,10 @@
 #!/bin/bash
 # The test command: installs what is needed, then builds and runs every test
-# suite twice -- in a normal build, and in an ASan+UBSan build. The netns
-# suites need root; under CI=true they fail rather than skip without it.
+# suite twice -- in a normal build, and in an ASan+UBSan build -- and, once,
+# the Debian package test (tests/package/test-package.sh: builds the package
+# outside the source tree, lintian, installs and removes it in an isolated
+# root). The netns suites and the package test need root; under CI=true they
+# fail rather than skip without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,10 +61,24 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run_build build-asan -Dfault_injection=true -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false || status=1
 read -r pass2 fail2 < <(count_checks build-asan)
 
+# The Debian package: built from a copy of the tracked files, installed and
+# removed in an isolated root. It prints "package: N checks passed, M failed".
+pkg_log=$(mktemp /tmp/qvt-pkg-log.XXXXXX)
+pkg_rc=0
+bash tests/package/test-package.sh 2>&1 | tee "$pkg_log" || pkg_rc=$?
+read -r pass3 fail3 < <(sed -n 's/^package: \([0-9]*\) checks passed, \([0-9]*\) failed$/\1 \2/p' "$pkg_log") || :
+pass3=${pass3:-0} fail3=${fail3:-0} # none when it skipped (not root, outside CI)
+rm -f "$pkg_log"
+if [ "$pkg_rc" -ne 0 ]; then
+	status=1
+	[ "$fail3" -gt 0 ] || fail3=1 # it stopped before counting
+fi
+
 echo "normal build: $pass1 passed, $fail1 failed"
 echo "ASan+UBSan build: $pass2 passed, $fail2 failed"
-if [ "$status" -ne 0 ] && [ $((fail1 + fail2)) -eq 0 ]; then
+echo "package: $pass3 checks passed, $fail3 failed"
+if [ "$status" -ne 0 ] && [ $((fail1 + fail2 + fail3)) -eq 0 ]; then
 	fail1=1 # a suite failed outside check's own counting (crash, timeout, skip in CI)
 fi
-echo "total: $((pass1 + pass2)) passed, $((fail1 + fail2)) failed"
+echo "total: $((pass1 + pass2 + pass3)) passed, $((fail1 + fail2 + fail3)) failed"
 exit "$status"
