@@ -9,7 +9,8 @@ libxen-dev libiptc-dev libnl-route-3-dev libnetfilter-conntrack-dev check
 libnftnl-dev libmnl-dev
 iptables iproute2 conntrack nftables xenstore-utils procps iputils-ping
 dnsmasq-base bind9-dnsutils
-git dpkg-dev debhelper fakeroot lintian binutils"
+git dpkg-dev debhelper fakeroot lintian binutils
+mandoc python3"
 
 missing=
 for p in $PACKAGES; do

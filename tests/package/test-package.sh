@@ -200,6 +200,15 @@ udev_example_only() {
 }
 check "udev rules only as an example under /usr/share/doc" udev_example_only
 
+man_pages() {
+	local m
+	for m in vif-route-qubes qubes-setup-dnat-to-ns; do
+		[ -f "x/pkg/usr/share/man/man8/$m.8.gz" ] || fail "no man page $m(8) in the package"
+		zcat "x/pkg/usr/share/man/man8/$m.8.gz" | cmp -s - "$src/man/$m.8" || fail "$m(8) is not man/$m.8"
+	done
+}
+check "the man pages vif-route-qubes(8) and qubes-setup-dnat-to-ns(8) are in the package" man_pages
+
 no_conffiles() {
 	dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -x './conffiles' && fail "the package has conffiles"
 	dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./preinst | grep -c -- '--add' | grep -qx 4 ||
