@@ -36,7 +36,7 @@ static int nft_parse(const void *buf, size_t len, uint32_t portid, uint32_t seq,
 	const struct nlmsghdr *h;
 	int left = (int)len;
 
-	for (h = buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+	for (h = buf; left >= 0 && NLMSG_OK(h, (unsigned)left); h = NLMSG_NEXT(h, left)) {
 		if (h->nlmsg_seq != seq || (portid && h->nlmsg_pid != portid))
 			continue; /* not an answer to our request */
 		if (h->nlmsg_type == NLMSG_DONE) {

@@ -107,7 +107,8 @@ static int request_parse(struct nftq *q, size_t len, uint32_t seq, nftq_msg_cb c
 	const struct nlmsghdr *nlh;
 	int left = (int)len;
 
-	for (nlh = (const struct nlmsghdr *)q->rbuf; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+	for (nlh = (const struct nlmsghdr *)q->rbuf; left >= 0 && NLMSG_OK(nlh, (unsigned)left);
+	     nlh = NLMSG_NEXT(nlh, left)) {
 		if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != q->portid)
 			continue; /* the tail of an earlier answer, or an event */
 		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
@@ -444,7 +445,8 @@ static int batch_drain(struct nftq *q, const struct nftq_batch *b, struct nftq_e
 		if (n == 0)
 			return 0;
 		left = (int)n;
-		for (nlh = (const struct nlmsghdr *)q->rbuf; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+		for (nlh = (const struct nlmsghdr *)q->rbuf; left >= 0 && NLMSG_OK(nlh, (unsigned)left);
+		     nlh = NLMSG_NEXT(nlh, left)) {
 			const struct nlmsgerr *err;
 			uint32_t rel;
 

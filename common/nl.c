@@ -47,7 +47,6 @@ struct nlr {
 	int kernel_errno; /* positive errno of the last NLMSG_ERROR, 0 if none */
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_msg *, nlmsg_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cb *, nl_cb_put)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put)
