@@ -119,6 +119,40 @@ int nftq_add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len)
 	return nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -ENOMEM : 0;
 }
 
+static int rule_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **exprs = data;
+
+	if (mnl_attr_get_type(a) == NFTA_RULE_EXPRESSIONS)
+		*exprs = a;
+	return MNL_CB_OK;
+}
+
+/* libnftnl takes an expression's name on trust: one without a name (or
+ * not a string) dereferences NULL inside nftnl_rule_nlmsg_parse(). The
+ * kernel always sends one; a message that lacks it is refused here. */
+static bool rule_exprs_named(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *exprs = NULL, *e, *a;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), rule_attr_cb, &exprs) < 0)
+		return false;
+	if (!exprs)
+		return true;
+	mnl_attr_for_each_nested(e, exprs) {
+		bool named = false;
+
+		if (mnl_attr_get_type(e) != NFTA_LIST_ELEM)
+			return false;
+		mnl_attr_for_each_nested(a, e)
+			if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
+				named = mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0;
+		if (!named)
+			return false;
+	}
+	return true;
+}
+
 int nftq_rule_from_msg(const struct nlmsghdr *nlh, struct nftnl_rule **ret)
 {
 	struct nftnl_rule *r;
@@ -126,6 +160,8 @@ int nftq_rule_from_msg(const struct nlmsghdr *nlh, struct nftnl_rule **ret)
 	*ret = NULL;
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
 		return 0;
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) || !rule_exprs_named(nlh))
+		return -EBADMSG;
 	r = nftnl_rule_alloc();
 	if (!r)
 		return -ENOMEM;

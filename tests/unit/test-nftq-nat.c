@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "nftq.h"
+#include "nftq_internal.h"
 #include "testlib.h"
 
 #define BUF_SIZE (64 * 1024)
@@ -460,6 +461,44 @@ START_TEST(test_short_buffer)
 }
 END_TEST
 
+/* A dump message of one rule whose only expression has the given name
+ * (NULL: no NFTA_EXPR_NAME at all). */
+static struct nlmsghdr *rule_msg(char *buf, const char *expr_name)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *g;
+	struct nlattr *list, *elem;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = NFPROTO_NETDEV;
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "antispoof");
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "from-client");
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	if (expr_name)
+		mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, expr_name);
+	mnl_attr_nest_end(nlh, mnl_attr_nest_start(nlh, NFTA_EXPR_DATA));
+	mnl_attr_nest_end(nlh, elem);
+	mnl_attr_nest_end(nlh, list);
+	return nlh;
+}
+
+/* libnftnl would dereference a missing expression name: refused first. */
+START_TEST(test_dump_expr_without_name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_rule *r = NULL;
+
+	ck_assert_int_eq(nftq_rule_from_msg(rule_msg(buf, "counter"), &r), 1);
+	ck_assert_ptr_nonnull(r);
+	nftnl_rule_free(r);
+	r = NULL;
+	ck_assert_int_eq(nftq_rule_from_msg(rule_msg(buf, NULL), &r), -EBADMSG);
+	ck_assert_ptr_null(r);
+}
+END_TEST
+
 static Suite *nftq_nat_suite(void)
 {
 	Suite *s = suite_create("nftq-nat");
@@ -479,6 +518,7 @@ static Suite *nftq_nat_suite(void)
 	tc = tcase_create("refused");
 	tcase_add_loop_test(tc, test_invalid, 0, 10);
 	tcase_add_test(tc, test_short_buffer);
+	tcase_add_test(tc, test_dump_expr_without_name);
 	suite_add_tcase(s, tc);
 	return s;
 }
