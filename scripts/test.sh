@@ -74,11 +74,25 @@ if [ "$pkg_rc" -ne 0 ]; then
 	[ "$fail3" -gt 0 ] || fail3=1 # it stopped before counting
 fi
 
+# The fuzz targets (tests/fuzz), briefly: each on its seed corpus plus
+# fresh mutations, in a clang build of its own. Any crash fails the run.
+fuzz_log=$(mktemp /tmp/qvt-fuzz-log.XXXXXX)
+fuzz_rc=0
+scripts/fuzz.sh --seconds 20 2>&1 | tee "$fuzz_log" || fuzz_rc=$?
+read -r pass4 fail4 < <(sed -n 's/^fuzz: \([0-9]*\) targets passed, \([0-9]*\) failed$/\1 \2/p' "$fuzz_log") || :
+pass4=${pass4:-0} fail4=${fail4:-0}
+rm -f "$fuzz_log"
+if [ "$fuzz_rc" -ne 0 ]; then
+	status=1
+	[ "$fail4" -gt 0 ] || fail4=1 # it stopped before counting (the build failed)
+fi
+
 echo "normal build: $pass1 passed, $fail1 failed"
 echo "ASan+UBSan build: $pass2 passed, $fail2 failed"
 echo "package: $pass3 checks passed, $fail3 failed"
-if [ "$status" -ne 0 ] && [ $((fail1 + fail2 + fail3)) -eq 0 ]; then
+echo "fuzz: $pass4 targets passed, $fail4 failed"
+if [ "$status" -ne 0 ] && [ $((fail1 + fail2 + fail3 + fail4)) -eq 0 ]; then
 	fail1=1 # a suite failed outside check's own counting (crash, timeout, skip in CI)
 fi
-echo "total: $((pass1 + pass2 + pass3)) passed, $((fail1 + fail2 + fail3)) failed"
+echo "total: $((pass1 + pass2 + pass3 + pass4)) passed, $((fail1 + fail2 + fail3 + fail4)) failed"
 exit "$status"
