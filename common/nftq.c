@@ -278,6 +278,9 @@ static int batch_reserve(struct nftq_batch *b)
 	p = realloc(b->buf, size);
 	if (!p)
 		return (b->error = -ENOMEM);
+	/* The batch goes to the kernel as it is: no byte of it uninitialised
+	 * (what a message builder skips, such as padding, is zero). */
+	memset(p + b->size, 0, size - b->size);
 	b->buf = p;
 	b->size = size;
 	return 0;
