@@ -209,6 +209,7 @@ int nftq_genid(struct nftq *q, uint32_t *ret)
 	struct nlmsghdr *nlh;
 	int r;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, 0);
 	r = nftq_request(q, nlh, gen_cb, &c);
 	if (r < 0)
