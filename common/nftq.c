@@ -210,6 +210,7 @@ int nftq_genid(struct nftq *q, uint32_t *ret)
 	struct nlmsghdr *nlh;
 	int r;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, 0);
 	r = nftq_request(q, nlh, gen_cb, &c);
 	if (r < 0)
@@ -279,6 +280,9 @@ static int batch_reserve(struct nftq_batch *b)
 	p = realloc(b->buf, size);
 	if (!p)
 		return (b->error = -ENOMEM);
+	/* The batch goes to the kernel as it is: no byte of it uninitialised
+	 * (what a message builder skips, such as padding, is zero). */
+	memset(p + b->size, 0, size - b->size);
 	b->buf = p;
 	b->size = size;
 	return 0;

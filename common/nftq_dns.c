@@ -214,6 +214,7 @@ static int chain_read(struct nftq *q, bool *ret_ok)
 	bool ok = false;
 	int r;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	if (!c || nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFTQ_TABLE) < 0 ||
 	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, NFTQ_DNAT_CHAIN) < 0)
 		return -ENOMEM;
@@ -275,6 +276,7 @@ static int rules_read(struct nftq *q, struct nftq_dns_state *st)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFTQ_TABLE) < 0 ||
 	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, NFTQ_DNAT_CHAIN) < 0)
 		return -ENOMEM;

@@ -43,6 +43,7 @@ int nftq_table_get(struct nftq *q, uint16_t family, const char *name, nftq_msg_c
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	if (!t || nftnl_table_set_str(t, NFTNL_TABLE_NAME, name) < 0)
 		return -ENOMEM;
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, 0, 0);

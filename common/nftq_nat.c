@@ -542,6 +542,7 @@ static int chains_read(struct nftq *q, struct nat_read *st)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_NETDEV, NLM_F_DUMP, 0);
 	return nftq_request(q, nlh, chain_cb, st);
 }
@@ -552,6 +553,7 @@ static int rules_read(struct nftq *q, struct nat_read *st)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFTQ_NAT_TABLE) < 0)
 		return -ENOMEM;
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_NETDEV, NLM_F_DUMP, 0);

@@ -174,6 +174,7 @@ int nftq_set_check(struct nftq *q, int family, const char *name)
 	struct nlmsghdr *nlh;
 	int r;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	if (!c.k)
 		return -EINVAL;
 	s = set_new(c.k);
@@ -257,6 +258,7 @@ int nftq_set_list(struct nftq *q, int family, const char *name, struct nftq_elem
 	struct list_ctx c = { .k = k };
 	int r = -EINTR;
 
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE); /* what libnftnl leaves unwritten goes out as zeros */
 	if (!k)
 		return -EINVAL;
 	for (unsigned i = 0; i < LIST_TRIES && r == -EINTR; i++) {

@@ -29,13 +29,14 @@ run_build() {
 	return $rc
 }
 
-# check's per-suite totals, plus the TAP lines of the end-to-end suite.
+# check's per-suite totals, plus the TAP lines of the end-to-end suite
+# ($2: the log's name, testlog.txt unless a test setup was used).
 count_checks() {
 	awk -F'[:,] *' '
 		/^[0-9]+%: Checks:/ { n += $3; f += $5 + $7 }
 		/^ok [0-9]+ - / { n++ }
 		/^not ok [0-9]+ - / { n++; f++ }
-		END { printf "%d %d\n", n - f, f }' "$1/meson-logs/testlog.txt"
+		END { printf "%d %d\n", n - f, f }' "$1/meson-logs/${2:-testlog.txt}"
 }
 
 status=0
@@ -60,6 +61,22 @@ export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run_build build-asan -Dfault_injection=true -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false || status=1
 read -r pass2 fail2 < <(count_checks build-asan)
+
+# valgrind over the unit suite and the program-level netns tests of both
+# programs in both generations (scripts/valgrind-tests.sh says which), in a
+# normal build of its own (never combined with ASan).
+vg_log=$(mktemp /tmp/qvt-vg-log.XXXXXX)
+vg_rc=0
+scripts/valgrind-tests.sh build-valgrind 2>&1 | tee "$vg_log" || vg_rc=$?
+read -r pass5 fail5 < <(sed -n 's/^valgrind: \([0-9]*\) runs passed, \([0-9]*\) failed .*/\1 \2/p' "$vg_log") || :
+pass5=${pass5:-0} fail5=${fail5:-0}
+vg_line=$(grep '^valgrind: [0-9]* runs passed' "$vg_log" || echo "valgrind: did not finish")
+rm -f "$vg_log"
+if [ "$vg_rc" -ne 0 ]; then
+	status=1
+	[ "$fail5" -gt 0 ] || fail5=1
+fi
+
 
 # The Debian package: built from a copy of the tracked files, installed and
 # removed in an isolated root. It prints "package: N checks passed, M failed".
@@ -91,8 +108,9 @@ echo "normal build: $pass1 passed, $fail1 failed"
 echo "ASan+UBSan build: $pass2 passed, $fail2 failed"
 echo "package: $pass3 checks passed, $fail3 failed"
 echo "fuzz: $pass4 targets passed, $fail4 failed"
-if [ "$status" -ne 0 ] && [ $((fail1 + fail2 + fail3 + fail4)) -eq 0 ]; then
+echo "$vg_line"
+if [ "$status" -ne 0 ] && [ $((fail1 + fail2 + fail3 + fail4 + fail5)) -eq 0 ]; then
 	fail1=1 # a suite failed outside check's own counting (crash, timeout, skip in CI)
 fi
-echo "total: $((pass1 + pass2 + pass3 + pass4)) passed, $((fail1 + fail2 + fail3 + fail4)) failed"
+echo "total: $((pass1 + pass2 + pass3 + pass4 + pass5)) passed, $((fail1 + fail2 + fail3 + fail4 + fail5)) failed"
 exit "$status"

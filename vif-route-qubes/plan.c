@@ -346,6 +346,7 @@ const char *action_describe(const struct plan *p, const struct action *a, char *
 		ip_addr_to_string(&in->visible_ip, vip);
 		ip_addr_to_string(&in->visible_gateway, vgw);
 		ip_addr_to_string(&in->gateway, gw);
+		mac_to_string(&in->mac, mac);
 		snprintf(buf, len,
 			 "in %s%s: address %s/32 dev %s%s, %s/32 dev %s; neighbours %s lladdr %s dev %s, %s lladdr "
 			 "%s dev %s%s (permanent); routes %s dev %s, %s dev %s%s; links up; IPv4 forwarding on, IPv6 off",

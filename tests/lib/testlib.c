@@ -1,4 +1,8 @@
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -173,12 +177,194 @@ char *tl_sh(const char *fmt, ...)
 	return out;
 }
 
+/* --- valgrind (meson test --setup=valgrind; see tests/meson.build) ---
+ * $QVT_VALGRIND is the valgrind command line the setup gives. The programs
+ * under test then run under it, each writing its own log into vg_dir, which
+ * tl_main() makes before the tests and reads after them. */
+static char vg_dir[PATH_MAX];
+/* What vg_check() found, over all the logs. */
+struct vg_tally {
+	unsigned runs;		/* logs with a summary: runs that exited */
+	unsigned signalled;	/* ended by a signal (killed, timed out): not checked */
+	unsigned bad;		/* runs with an error, a leak or a leaked fd */
+	unsigned errors;	/* memcheck's ERROR SUMMARY, summed */
+	unsigned fds;		/* fds leaked at exit, summed */
+};
+
+/* The programs under test; iproute2, nft and the test daemons are not. */
+static const char *const vg_progs[] = { "VIF_ROUTE_QUBES", "SETUP_DNAT_TO_NS" };
+
+static bool vg_enabled(void)
+{
+	const char *vg = getenv("QVT_VALGRIND");
+
+	return vg && *vg && vg_dir[0];
+}
+
+/* Names each program run's log after the check test case it ran in:
+ * valgrind expands %q{QVT_VG_TEST} in --log-file. */
+static void vg_set_test(void)
+{
+	const char *tc = tcase_name();
+	char name[128];
+	size_t i;
+
+	snprintf(name, sizeof(name), "%s", tc && *tc ? tc : "none");
+	for (i = 0; name[i]; i++)
+		if (!(isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '_'))
+			name[i] = '_';
+	setenv("QVT_VG_TEST", name, 1);
+}
+
 const char *tl_prog(const char *var)
 {
+	static char *wrapped[ELEMENTSOF(vg_progs)];
 	const char *p = getenv(var);
 
 	ck_assert_msg(p && *p, "%s is not set (run the tests through meson test)", var);
+	if (!vg_enabled())
+		return p;
+	for (size_t i = 0; i < ELEMENTSOF(vg_progs); i++) {
+		if (!streq(var, vg_progs[i]))
+			continue;
+		vg_set_test();
+		if (!wrapped[i])
+			ck_assert_int_ge(asprintf(&wrapped[i], "%s --log-file=%s/%%q{QVT_VG_TEST}.%%p.log %s",
+						  getenv("QVT_VALGRIND"), vg_dir, p),
+					 0);
+		return wrapped[i];
+	}
 	return p;
+}
+
+/* The fd number of a "==PID== Open <what> <fd>: <name>" line (3.19's
+ * --track-fds=yes), or -1. */
+static int vg_open_fd(const char *line)
+{
+	const char *open = strstr(line, "== Open ");
+	const char *colon, *d;
+
+	if (!open)
+		return -1;
+	colon = strchr(open, ':');
+	if (!colon)
+		return -1;
+	for (d = colon; d > open && isdigit((unsigned char)d[-1]); d--)
+		;
+	return d < colon ? atoi(d) : -1;
+}
+
+/* One program run's log: counts it into t, and prints what is wrong with
+ * it. An fd open at exit is a leak unless valgrind says the program
+ * inherited it (the log file itself, or an fd of the test). valgrind 3.19
+ * only lists them, so this is what makes them fail. */
+static void vg_check_log(const char *path, const char *name, struct vg_tally *t)
+{
+	_cleanup_free_ char *cmd = NULL;
+	char leaked[256] = "";
+	char line[4096];
+	unsigned errors = 0, fds = 0;
+	bool summary = false, signalled = false;
+	int open_fd = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		fprintf(stderr, "valgrind: %s: %m\n", path);
+		t->bad++;
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		const char *s;
+		int fd;
+
+		if (!cmd && (s = strstr(line, "== Command: "))) {
+			cmd = strdup(s + strlen("== Command: "));
+			if (cmd)
+				cmd[strcspn(cmd, "\n")] = 0;
+		} else if (strstr(line, "Process terminating with default action of signal"))
+			signalled = true;
+		else if ((s = strstr(line, "== ERROR SUMMARY: "))) {
+			summary = true;
+			errors = (unsigned)strtoul(s + strlen("== ERROR SUMMARY: "), NULL, 10);
+		} else if ((fd = vg_open_fd(line)) >= 0)
+			open_fd = fd;
+		else if (open_fd >= 0) {
+			/* the line after "Open ...": "<inherited from parent>" or
+			 * the stack of the call that opened it */
+			if (!strstr(line, "<inherited from parent>") && open_fd > 2) {
+				fds++;
+				snprintf(leaked + strlen(leaked), sizeof(leaked) - strlen(leaked), " %d", open_fd);
+			}
+			open_fd = -1;
+		}
+	}
+	fclose(f);
+	if (signalled || !summary) {
+		/* killed by the test, or by a signal it expects: its state at
+		 * exit means nothing */
+		t->signalled++;
+		return;
+	}
+	t->runs++;
+	t->errors += errors;
+	t->fds += fds;
+	if (errors == 0 && fds == 0)
+		return;
+	t->bad++;
+	fprintf(stderr, "valgrind: FAIL in test case %.*s: %s: %u errors, %u fds leaked at exit%s%s; log: %s\n",
+		(int)(strchr(name, '.') - name), name, cmd ? cmd : "?", errors, fds, fds ? ":" : "", leaked, path);
+}
+
+/* Every program run's log in vg_dir; prints a summary line that
+ * scripts/test.sh counts. Returns whether all were clean. */
+static bool vg_check(void)
+{
+	struct vg_tally t = { 0 };
+	struct dirent **ents = NULL;
+	int n = scandir(vg_dir, &ents, NULL, alphasort);
+
+	if (n < 0) {
+		fprintf(stderr, "valgrind: %s: %m\n", vg_dir);
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX + 256];
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(name);
+
+		/* "<test case>.<pid>.log" */
+		if (len > 4 && streq(name + len - 4, ".log") && strchr(name, '.') != name + len - 4) {
+			snprintf(path, sizeof(path), "%s/%s", vg_dir, name);
+			vg_check_log(path, name, &t);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	fprintf(stderr, "valgrind-programs: %u runs checked, %u bad, %u errors, %u fds leaked, %u ended by a signal (not checked); logs in %s\n",
+		t.runs, t.bad, t.errors, t.fds, t.signalled, vg_dir);
+	return t.bad == 0;
+}
+
+/* A fresh log directory for this test executable's run; programs the tests
+ * run as nobody write there too. */
+static void vg_prepare(void)
+{
+	const char *vg = getenv("QVT_VALGRIND"), *build = getenv("MESON_BUILD_DIR");
+	_cleanup_free_ char *out = NULL;
+
+	if (!vg || !*vg)
+		return;
+	if (!build || !*build) {
+		fprintf(stderr, "valgrind: MESON_BUILD_DIR is not set; the programs run without valgrind\n");
+		return;
+	}
+	snprintf(vg_dir, sizeof(vg_dir), "%s/meson-logs/valgrind/%s.%ld", build, program_invocation_short_name,
+		 (long)getpid());
+	if (tl_run(&out, "rm -rf '%s' && mkdir -p '%s' && chmod 1777 '%s'", vg_dir, vg_dir, vg_dir) != 0) {
+		fprintf(stderr, "valgrind: cannot make %s\n", vg_dir);
+		vg_dir[0] = 0;
+		exit(EXIT_FAILURE);
+	}
 }
 
 int tl_raw_connect(const char *path, int timeout_s)
@@ -390,8 +576,14 @@ static bool netns_probe(void)
 	pid = fork();
 	if (pid < 0)
 		return false;
-	if (pid == 0)
-		_exit(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0 ? 0 : 1);
+	if (pid == 0) {
+		/* Success is an exec: under valgrind a child that just exits
+		 * is leak-checked, with this process's heap, and a leak
+		 * there would change its exit status. */
+		if (unshare(CLONE_NEWNET | CLONE_NEWNS) == 0)
+			execl("/bin/true", "true", (char *)NULL);
+		_exit(1);
+	}
 	return wait_status(pid) == 0;
 }
 
@@ -425,10 +617,13 @@ int tl_main(Suite *s, bool needs_root)
 		fprintf(stderr, "SKIP: needs root and unshare(CLONE_NEWNET)\n");
 		return 77;
 	}
+	vg_prepare();
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	if (vg_dir[0] && !vg_check())
+		failed++;
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 

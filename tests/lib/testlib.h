@@ -105,7 +105,12 @@ void tl_nft_base_load(void);
 uint32_t tl_nft_genid(void);
 
 /* Path of a built program, from the environment variable named var (set by
- * meson's test env). Aborts the test when unset. */
+ * meson's test env). Aborts the test when unset. Under
+ * `meson test --setup=valgrind` ($QVT_VALGRIND set), the programs under
+ * test (VIF_ROUTE_QUBES, SETUP_DNAT_TO_NS) come back as a command line that
+ * runs them under valgrind, one log per run; tl_main() fails the suite when
+ * a run that exited had a memcheck error, a leak, or an fd it opened still
+ * open. The result is for a shell command line (unquoted), not for exec. */
 const char *tl_prog(const char *var);
 
 /* A table of tests for tl_suite(). */
