@@ -10,7 +10,7 @@ libnftnl-dev libmnl-dev
 iptables iproute2 conntrack nftables xenstore-utils procps iputils-ping
 dnsmasq-base bind9-dnsutils
 git dpkg-dev debhelper fakeroot lintian binutils
-mandoc python3"
+mandoc python3 strace"
 
 missing=
 for p in $PACKAGES; do
