@@ -51,7 +51,7 @@
  * spread (kinds with fewer -- the namespace's mkdir, open, unshare, mount,
  * the link ioctls -- all of theirs). */
 #define MAX_PER_KIND 400
-#define NAT_PER_KIND 8
+#define NAT_PER_KIND 4
 
 #define CANDIDATES                                                                                   \
 	"/^(sendto|sendmsg|sendmmsg|write|writev|pwrite64|pwritev|pwritev2|setsockopt|ioctl|mount|umount2|" \
