@@ -10,7 +10,7 @@ libnftnl-dev libmnl-dev
 iptables iproute2 conntrack nftables xenstore-utils procps iputils-ping
 dnsmasq-base bind9-dnsutils
 git dpkg-dev debhelper fakeroot lintian binutils
-mandoc python3 valgrind
+mandoc python3 valgrind strace
 clang libclang-rt-14-dev"
 
 missing=

@@ -268,7 +268,9 @@ static int remove_all(struct apply_ctx *c)
 	int r, k;
 
 	if (!natns_exists(c->nat))
-		return 0;
+		/* No namespace, but maybe its mount point: the empty file a
+		 * run killed between creating it and mounting left. */
+		return natns_destroy(c->nat);
 	/* The veth also when the Xen vif is gone already (its domain died). */
 	r = undo_veth(c);
 	if (r < 0)
