@@ -22,6 +22,13 @@ void log_demote_errors(bool on)
 	demote_errors = on;
 }
 
+void log_close(void)
+{
+	if (log_syslog)
+		closelog();
+	log_syslog = false;
+}
+
 void log_open(const char *ident, bool use_syslog)
 {
 	log_ident = ident;

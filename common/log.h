@@ -9,6 +9,9 @@
 #include "util.h"
 
 void log_open(const char *ident, bool use_syslog);
+/* Closes syslog's socket (glibc keeps it open once used): no descriptor
+ * of ours is left open when the program ends. */
+void log_close(void);
 void log_set_max_level(int level); /* LOG_INFO by default, LOG_DEBUG with -v */
 int log_get_max_level(void);
 

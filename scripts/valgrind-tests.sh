@@ -40,13 +40,13 @@ runs=(
 	"dns|rules-iptables|dnat"
 	"dns-nft|rules-nftables|dnat"
 )
-ok=0 failed=0 checks=0 progs=0 errors=0
+ok=0 failed=0 checks=0 progs=0 errors=0 start=$(date +%s)
 for r in "${runs[@]}"; do
 	IFS='|' read -r name tcase args <<<"$r"
 	rc=0
 	# shellcheck disable=SC2086 # a list of test names and options
-	CK_RUN_CASE=$tcase meson test -C "$build" --setup=valgrind --logbase "vg-$name" --print-errorlogs \
-		$args >/dev/null || rc=1
+	env ${tcase:+CK_RUN_CASE=$tcase} meson test -C "$build" --setup=valgrind --logbase "vg-$name" \
+		--print-errorlogs $args >/dev/null || rc=1
 	log=$(ls "$build"/meson-logs/vg-"$name"*.txt 2>/dev/null | head -1)
 	if [ -z "$log" ]; then
 		rc=1
@@ -72,5 +72,5 @@ for r in "${runs[@]}"; do
 		[ -n "$log" ] && grep -E '^valgrind: FAIL|^valgrind-programs:|:[EF]:|ERROR SUMMARY: [1-9]' "$log" | head -20
 	fi
 done
-echo "valgrind: $ok runs passed, $failed failed ($checks checks, $progs program runs checked, $errors errors)"
+echo "valgrind: $ok runs passed, $failed failed ($checks checks, $progs program runs checked, $errors errors, $(($(date +%s) - start)) s)"
 [ "$failed" -eq 0 ]

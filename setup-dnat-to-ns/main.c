@@ -282,6 +282,7 @@ int main(int argc, char **argv)
 
 	log_open("qubes-setup-dnat-to-ns", true);
 	r = run(&c, argc, argv);
+	log_close();
 	if (r < 0)
 		return EXIT_FAILURE;
 	return r;

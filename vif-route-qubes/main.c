@@ -859,5 +859,6 @@ int main(int argc, char **argv)
 	xsh_close(c.xs);
 	if (c.lock_fd >= 0)
 		close(c.lock_fd);
+	log_close();
 	return status;
 }
