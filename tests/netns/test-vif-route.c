@@ -559,6 +559,14 @@ START_TEST(test_xenstored_hangs)
 {
 	static const char *const stall_at[] = { "backend/vif/3/0", "backend/vif/3/0/hotplug-status" };
 
+	/* A call that never comes back leaves its connection and thread
+	 * behind on purpose (README, "Time limits"): valgrind's check of the
+	 * fds open at exit would count them. This case runs in every other
+	 * build. */
+	if (getenv("QVT_VALGRIND")) {
+		fprintf(stderr, "test_xenstored_hangs: not run under valgrind (abandons a hung connection by design)\n");
+		return;
+	}
 	for (size_t i = 0; i < ELEMENTSOF(stall_at); i++) {
 		_cleanup_free_ char *before = NULL, *after = NULL, *out = NULL, *err = NULL;
 		char sock[] = "/tmp/qvt-hang.sock";
