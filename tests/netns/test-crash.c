@@ -248,30 +248,6 @@ static void teardown(void)
 	vifenv_teardown();
 }
 
-/* s with interface indexes blanked out (line starts and "@ifN"), in place:
- * NAT mode's veth is a new one after every repair. */
-static char *without_ifindex(char *s)
-{
-	_cleanup_free_ char *in = strdup(s);
-	char *out = s;
-
-	ck_assert_ptr_nonnull(in);
-	for (const char *p = in; *p;) {
-		bool at_index = (p == in || p[-1] == '\n' || (p - in >= 3 && strncmp(p - 3, "@if", 3) == 0)) &&
-				*p >= '0' && *p <= '9';
-
-		if (at_index) {
-			while (*p >= '0' && *p <= '9')
-				p++;
-			*out++ = 'N';
-			continue;
-		}
-		*out++ = *p++;
-	}
-	*out = 0;
-	return s;
-}
-
 /* Everything the program could change; in NAT mode also the named
  * namespaces and what is inside ours (ifindexes blanked). The xenstore
  * hotplug keys are checked apart. Per-interface sysctls as the other
@@ -279,23 +255,9 @@ static char *without_ifindex(char *s)
  * Qubes' script does), so states after offline are compared without. */
 static char *state(bool with_sysctls)
 {
-	char *netvm = vifenv_state(with_sysctls), *all = NULL;
-	_cleanup_free_ char *inside = NULL;
-
 	if (!nat)
-		return netvm;
-	/* Not tl_sh: a half-made namespace (its mount point without the
-	 * mount) must show up in the diff, not stop the listing. */
-	(void)tl_run(&inside,
-		"ls /run/netns; if [ -e /run/netns/" NS " ]; then "
-		"ip -n " NS " -d link show | sed -E 's/ (qlen|numtxqueues|numrxqueues|gso_max_[a-z_]+|gro_max_[a-z_]+|tso_max_[a-z_]+|gro_ipv4_max_[a-z_]+|gso_ipv4_max_[a-z_]+|parentbus|parentdev) [^ ]+//g'; "
-		"ip -n " NS " addr show; ip -n " NS " neigh show nud permanent | sort; ip -n " NS " route show; "
-		"ip netns exec " NS " nft -s list ruleset; "
-		"ip netns exec " NS " sysctl -n net.ipv4.conf.all.forwarding; fi 2>&1");
-	ck_assert_ptr_nonnull(inside);
-	ck_assert_int_ge(asprintf(&all, "%s\n--- namespaces\n%s", netvm, inside), 0);
-	free(netvm);
-	return without_ifindex(all);
+		return vifenv_state(with_sysctls);
+	return vifenv_without_ifindex(vifenv_nat_state(NS, with_sysctls));
 }
 
 static struct cmd vif_cmd(const char *op)

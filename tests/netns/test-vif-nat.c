@@ -60,17 +60,7 @@ static void teardown(void)
  * named namespaces exist, and what is inside ours. */
 static char *state(void)
 {
-	_cleanup_free_ char *netvm = vifenv_state(true);
-	_cleanup_free_ char *inside = tl_sh(
-		"ls /run/netns; if [ -e /run/netns/" NS " ]; then "
-		"ip -n " NS " -d link show | sed -E 's/ (qlen|numtxqueues|numrxqueues|gso_max_[a-z_]+|gro_max_[a-z_]+|tso_max_[a-z_]+|gro_ipv4_max_[a-z_]+|gso_ipv4_max_[a-z_]+|parentbus|parentdev) [^ ]+//g'; "
-		"ip -n " NS " addr show; ip -n " NS " neigh show nud permanent | sort; ip -n " NS " route show; "
-		"ip netns exec " NS " nft -s list ruleset; "
-		"ip netns exec " NS " sysctl -n net.ipv4.conf.all.forwarding; fi");
-	char *all = NULL;
-
-	ck_assert_int_ge(asprintf(&all, "%s\n--- namespaces\n%s", netvm, inside), 0);
-	return all;
+	return vifenv_nat_state(NS, true);
 }
 
 static int online(char **err)
@@ -131,29 +121,6 @@ START_TEST(test_nat_online_twice_equals_once)
 }
 END_TEST
 
-/* s with interface indexes blanked out (line starts and "@ifN"), in place. */
-static char *without_ifindex(char *s)
-{
-	_cleanup_free_ char *in = strdup(s);
-	char *out = s;
-
-	ck_assert_ptr_nonnull(in);
-	for (const char *p = in; *p;) {
-		bool at_index = (p == in || p[-1] == '\n' || (p - in >= 3 && strncmp(p - 3, "@if", 3) == 0)) &&
-				*p >= '0' && *p <= '9';
-
-		if (at_index) {
-			while (*p >= '0' && *p <= '9')
-				p++;
-			*out++ = 'N';
-			continue;
-		}
-		*out++ = *p++;
-	}
-	*out = 0;
-	return s;
-}
-
 /* A run killed after the move and before the veth: the next online
  * finishes the job, to exactly the state of a clean one. */
 START_TEST(test_nat_repairs_killed_run)
@@ -167,7 +134,8 @@ START_TEST(test_nat_repairs_killed_run)
 	ck_assert_int_eq(online(NULL), 0);
 	repaired = state();
 	/* The veth is a new one: only its ifindex may differ. */
-	vifenv_assert_same(without_ifindex(clean), without_ifindex(repaired), "state after online over a killed run");
+	vifenv_assert_same(vifenv_without_ifindex(clean), vifenv_without_ifindex(repaired),
+			   "state after online over a killed run");
 	ck_assert(ping_from_client("10.137.0.1"));
 }
 END_TEST

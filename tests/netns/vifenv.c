@@ -397,3 +397,43 @@ void vifenv_add_stale(const char *vif, const char *addr, bool twin)
 	if (twin)
 		free(tl_sh("%s-legacy -t raw -I PREROUTING -s %s ! -i vif+ -j DROP", v6 ? "ip6tables" : "iptables", addr));
 }
+
+char *vifenv_nat_state(const char *ns, bool with_sysctls)
+{
+	_cleanup_free_ char *netvm = vifenv_state(with_sysctls), *inside = NULL;
+	char *all = NULL;
+
+	(void)tl_run(&inside,
+		     "ls /run/netns; if [ -e /run/netns/%1$s ]; then "
+		     "ip -n %1$s -d link show | sed -E 's/ (qlen|numtxqueues|numrxqueues|gso_max_[a-z_]+|gro_max_[a-z_]+|"
+		     "tso_max_[a-z_]+|gro_ipv4_max_[a-z_]+|gso_ipv4_max_[a-z_]+|parentbus|parentdev) [^ ]+//g'; "
+		     "ip -n %1$s addr show; ip -n %1$s neigh show nud permanent | sort; ip -n %1$s route show; "
+		     "ip netns exec %1$s nft -s list ruleset; "
+		     "ip netns exec %1$s sysctl -n net.ipv4.conf.all.forwarding; fi 2>&1",
+		     ns);
+	ck_assert_ptr_nonnull(inside);
+	ck_assert_int_ge(asprintf(&all, "%s\n--- namespaces\n%s", netvm, inside), 0);
+	return all;
+}
+
+char *vifenv_without_ifindex(char *s)
+{
+	_cleanup_free_ char *in = strdup(s);
+	char *out = s;
+
+	ck_assert_ptr_nonnull(in);
+	for (const char *p = in; *p;) {
+		bool at_index = (p == in || p[-1] == '\n' || (p - in >= 3 && strncmp(p - 3, "@if", 3) == 0)) &&
+				*p >= '0' && *p <= '9';
+
+		if (at_index) {
+			while (*p >= '0' && *p <= '9')
+				p++;
+			*out++ = 'N';
+			continue;
+		}
+		*out++ = *p++;
+	}
+	*out = 0;
+	return s;
+}

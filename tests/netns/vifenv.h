@@ -57,6 +57,15 @@ int vifenv_run_dom(unsigned domid, const char *args, char **ret_err);
  * Counters and the qdisc a link keeps after it was once up are left out
  * (kernel side effects, not configuration). */
 char *vifenv_state(bool with_sysctls);
+/* vifenv_state() and NAT mode's side: which named namespaces exist and,
+ * when NS does, its links, addresses, permanent neighbours, routes,
+ * ruleset and forwarding sysctl. Errors are part of the text: a half-made
+ * namespace (a mount point without its mount) shows in a diff instead of
+ * stopping the listing. */
+char *vifenv_nat_state(const char *ns, bool with_sysctls);
+/* s with interface indexes blanked out (line starts and "@ifN"), in
+ * place: NAT mode's veth is a new one after every repair. */
+char *vifenv_without_ifindex(char *s);
 
 /* --- anti-spoofing, whichever backend the fixture runs ------------------- */
 
