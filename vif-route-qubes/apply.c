@@ -14,6 +14,7 @@
 #include "log.h"
 #include "nftq.h"
 #include "nl.h"
+#include "phase.h"
 #include "sysctl.h"
 #include "util.h"
 #include "xs.h"
@@ -299,8 +300,20 @@ static int do_xs_status(struct apply_ctx *c)
 	return r;
 }
 
+/* The benchmark's breakdown (phase.h) of a step. */
+static const enum phase action_phase[_ACT_MAX] = {
+	[ACT_RENAME] = PHASE_NETLINK, [ACT_SYSCTL] = PHASE_SYSCTL,       [ACT_ANTISPOOF] = PHASE_FIREWALL,
+	[ACT_CT_PURGE] = PHASE_CONNTRACK, [ACT_NEIGH] = PHASE_NETLINK,   [ACT_LINK] = PHASE_NETLINK,
+	[ACT_ROUTE] = PHASE_NETLINK,  [ACT_HOOK] = PHASE_HOOKS,          [ACT_ADDR] = PHASE_NETLINK,
+	[ACT_XS_STATUS] = PHASE_REPORT, [ACT_SKIP] = PHASE_LOG,         [ACT_ACCEL] = PHASE_FIREWALL,
+	[ACT_NAT_NS] = PHASE_NAT,     [ACT_NAT_MOVE] = PHASE_NAT,        [ACT_NAT_VETH] = PHASE_NAT,
+	[ACT_NAT_CONF] = PHASE_NAT,   [ACT_NAT_TABLE] = PHASE_NAT,       [ACT_NAT_REMOVE] = PHASE_NAT,
+};
+
 static int do_action(struct apply_ctx *c, const struct action *a, struct done *d)
 {
+	if (a->type < _ACT_MAX)
+		phase_mark(action_phase[a->type]);
 	switch (a->type) {
 	case ACT_RENAME:
 		return do_rename(c, d);

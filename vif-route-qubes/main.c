@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "natns.h"
+#include "phase.h"
 #include "nft.h"
 #include "nl.h"
 #include "plan.h"
@@ -362,6 +363,7 @@ static int read_inputs(struct ctx *c)
 
 	/* offline finds the vif's rules in the kernel: a store that is gone,
 	 * or keys it can no longer vouch for, do not stop it. */
+	phase_mark(PHASE_STORE);
 	log_demote_errors(offline);
 	r = xsh_open(c->deadline, &c->xs);
 	if (r < 0)
@@ -376,9 +378,11 @@ static int read_inputs(struct ctx *c)
 	}
 
 	if (!c->dry_run && (c->in.cmd == VIF_CMD_ONLINE || offline)) {
+		phase_mark(PHASE_LOCK);
 		r = lock_vif(c);
 		if (r < 0)
 			return r;
+		phase_mark(PHASE_STORE);
 	}
 
 	log_demote_errors(offline);
@@ -448,6 +452,7 @@ static int open_kernel(struct ctx *c)
 {
 	int r;
 
+	phase_mark(PHASE_KERNEL);
 	r = nlr_open(&c->nl);
 	if (r < 0)
 		return log_error_errno(r, "cannot open a netlink socket");
@@ -466,6 +471,7 @@ static int probe_and_plan(struct ctx *c, struct apply_ctx *ac)
 {
 	int r;
 
+	phase_mark(PHASE_PROBE);
 	*ac = (struct apply_ctx){ .fault_step = -1 };
 	ac->fw = c->fw;
 	ac->nl = c->nl;
@@ -526,6 +532,7 @@ static int probe_and_plan(struct ctx *c, struct apply_ctx *ac)
 			log_warning_errno(r, "cannot read the anti-spoofing rules of %s, ignoring", c->in.ifname);
 	}
 
+	phase_mark(PHASE_PLAN);
 	r = plan_build(&c->in, &ac->f, c->in.cmd == VIF_CMD_STATUS ? VIF_CMD_ONLINE : c->in.cmd, &c->plan);
 	if (r < 0)
 		return log_error_errno(r, "cannot plan %s", vif_cmd_to_string(c->in.cmd));
@@ -791,6 +798,7 @@ static int run(struct ctx *c, int argc, char **argv)
 	r = apply_plan(&ac);
 	if (r < 0)
 		return r;
+	phase_mark(PHASE_LOG);
 	note_done(c);
 	return 0;
 }
@@ -838,6 +846,7 @@ int main(int argc, char **argv)
 	static struct ctx c; /* the plan is large: keep it off the stack */
 	int r, status;
 
+	phase_mark(PHASE_MAIN);
 	c.lock_fd = -1;
 	c.wait_ms = DEFAULT_WAIT_MS;
 	c.timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -852,6 +861,7 @@ int main(int argc, char **argv)
 	r = run(&c, argc, argv);
 	status = report_result(&c, r);
 
+	phase_mark(PHASE_CLEANUP);
 	nlr_free(c.nl);
 	fw_close(c.fw);
 	natns_done(&c.nat);
@@ -860,5 +870,6 @@ int main(int argc, char **argv)
 	if (c.lock_fd >= 0)
 		close(c.lock_fd);
 	log_close();
+	phase_finish();
 	return status;
 }
