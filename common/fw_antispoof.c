@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "fw_backend.h"
+#include "linklist.h"
 #include "nftq.h"
 #include "util.h"
 
@@ -163,23 +163,20 @@ static bool is_vif(const char *name)
  * newest vifs (the highest indexes: the one coming online among them). */
 static int list_devices(char ***ret, size_t *ret_n)
 {
-	struct if_nameindex *ifs = if_nameindex();
+	_cleanup_free_ struct link_name *ifs = NULL;
 	char **names;
 	size_t n = 0, k = 0;
-	int r = 0;
+	int r;
 
-	if (!ifs)
-		return negative_errno();
-	while (ifs[n].if_index)
-		n++;
+	r = link_names_list(&ifs, &n);
+	if (r < 0)
+		return r;
 	names = calloc(ACCEL_MAX_DEVS + 1, sizeof(*names));
-	if (!names) {
-		if_freenameindex(ifs);
+	if (!names)
 		return -ENOMEM;
-	}
 	for (int pass = 0; pass < 2 && r == 0; pass++)
 		for (size_t i = n; i-- > 0 && k < ACCEL_MAX_DEVS;) {
-			const char *name = ifs[i].if_name;
+			const char *name = ifs[i].name;
 
 			if (streq(name, "lo") || is_vif(name) != (pass == 1))
 				continue;
@@ -190,7 +187,6 @@ static int list_devices(char ***ret, size_t *ret_n)
 			}
 			k++;
 		}
-	if_freenameindex(ifs);
 	if (r < 0) {
 		for (size_t i = 0; i < k; i++)
 			free(names[i]);

@@ -2,11 +2,13 @@
  * network namespace with a veth pair vif3.0 <-> eth0 made by iproute2, and
  * what nlr_* did is checked through iproute2's text output. */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "linklist.h"
 #include "nl.h"
 #include "testlib.h"
 
@@ -533,6 +535,46 @@ START_TEST(test_many_links)
 }
 END_TEST
 
+/* The flowtable's device list: with a thousand and more links (dumps of
+ * many parts), exactly the names and indexes if_nameindex(3) gives, in
+ * ifindex order. */
+START_TEST(test_link_names_list)
+{
+	struct if_nameindex *ifs;
+	struct link_name *v = NULL;
+	size_t n = 0, n_ifs = 0;
+	char batch[] = "/tmp/qvt-nl-batch.XXXXXX";
+	int fd = mkstemp(batch);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	ck_assert(f);
+	for (int i = 0; i < 600; i++)
+		fprintf(f, "link add vif%d.0 type veth peer name c%d\n", i + 10, i);
+	fclose(f);
+	free(tl_sh("ip -batch %s; r=$?; rm -f %s; exit $r", batch, batch));
+	/* Holes in the index sequence, and a name reused at a higher index. */
+	free(tl_sh("ip link del vif20.0 && ip link del vif300.0 && ip link add vif20.0 type veth peer name c20x"));
+
+	ck_assert_int_eq(link_names_list(&v, &n), 0);
+	ifs = if_nameindex();
+	ck_assert_ptr_nonnull(ifs);
+	while (ifs[n_ifs].if_index)
+		n_ifs++;
+	ck_assert_uint_eq(n, n_ifs);
+	ck_assert_uint_ge(n, 1198);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_str_eq(v[i].name, ifs[i].if_name);
+		ck_assert_int_eq(v[i].ifindex, (int)ifs[i].if_index);
+		if (i)
+			ck_assert_int_lt(v[i - 1].ifindex, v[i].ifindex);
+	}
+	ck_assert_msg(streq(v[n - 1].name, "vif20.0") || streq(v[n - 2].name, "vif20.0"),
+		      "the re-made vif20.0 is not among the newest links");
+	if_freenameindex(ifs);
+	free(v);
+}
+END_TEST
+
 static Suite *nl_suite(void)
 {
 	Suite *s = suite_create("nl");
@@ -578,6 +620,7 @@ static Suite *nl_suite(void)
 	tcase_add_checked_fixture(tc, setup_up, teardown);
 	tcase_add_test(tc, test_timing);
 	tcase_add_test(tc, test_many_links);
+	tcase_add_test(tc, test_link_names_list);
 	suite_add_tcase(s, tc);
 	return s;
 }
