@@ -3,29 +3,61 @@
 # as libxl runs them, with 0, 100 and 1000 other vifs online, in each
 # generation of network domain: nftables (the project's base ruleset
 # tests/nft/qubes-base.nft loaded, the other vifs' elements in its sets)
-# and x_tables (the other vifs' raw rules); of a qubes-setup-dnat-to-ns
-# rewrite in each; with a connection tracked and with the domain's keys in
-# QubesDB, and one READ round trip to QubesDB and to xenstore; in NAT mode
-# (net.fake-ip: each online builds the client's namespace vif1.0-nat, each
-# offline removes it); and both programs' peak RSS. Runs in private network namespaces of its own, on a
-# release build of its own; needs root. Prints markdown tables (every row,
-# then the online/offline medians per backend and N, and NAT mode's extra
-# latency over the plain QubesDB run per backend) and saves them (with
-# the machine and date) to build-bench/bench-results.md. Not a test: it
-# measures.
+# and x_tables (the other vifs' raw rules); against the floors (an empty
+# program, static and dynamic, spawned the same way) and both programs'
+# --version; of a qubes-setup-dnat-to-ns rewrite in each; with a
+# connection tracked and with the domain's keys in QubesDB, and one READ
+# round trip to QubesDB and to xenstore; in NAT mode (net.fake-ip: each
+# online builds the client's namespace vif1.0-nat, each offline removes
+# it); and both programs' peak RSS. Then, from the program's own phase
+# timestamps (meson -Dphase_times=true, logged only in extra runs after
+# the timed ones), where one online and one offline spend their time: at
+# 0 other vifs in each generation, and at 1000 in nftables. Runs in
+# private network namespaces of its own, on a release build of its own;
+# needs root. Prints markdown tables (every row; the medians per backend
+# and N with their ratio to the empty dynamic program, and the targets
+# of issue 13; NAT mode's extra latency; the breakdowns) and saves them
+# (with the machine and date) to build-bench/bench-results.md. Not a
+# test: it measures.
 #   scripts/bench.sh [CYCLES]        (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cycles=${1:-100}
 
 scripts/install-deps.sh
-[ -d build-bench ] || meson setup build-bench --buildtype=release -Dtests=disabled >/dev/null
+# The breakdown needs the phase timestamps (in the timed runs, with no log
+# asked for, they cost a clock read per phase); a build-bench from before
+# them gets them by reconfiguring.
+if [ -d build-bench ]; then
+	meson setup --reconfigure build-bench --buildtype=release -Dtests=disabled -Dphase_times=true >/dev/null
+else
+	meson setup build-bench --buildtype=release -Dtests=disabled -Dphase_times=true >/dev/null
+fi
 ninja -C build-bench >/dev/null
 
 base=$PWD/tests/nft/qubes-base.nft
+dnat=build-bench/setup-dnat-to-ns/qubes-setup-dnat-to-ns
+qubesdb=build-bench/tests/qubesdb/test-qubesdb
+tmp=$(mktemp -d /tmp/qvt-bench-rows.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+rows=$tmp/rows
+breakdowns=$tmp/breakdowns
+: >"$rows"
+: >"$breakdowns"
+runs=0
+# bench ARGS...: one qvt-bench run. Its rows go to $rows and its breakdown
+# (--phases) to $breakdowns, so that the table can be put in the order
+# the reader wants rather than the order the runs are made in.
 bench() {
+	runs=$((runs + 1))
+	echo "bench.sh: run $runs: qvt-bench ${*//$PWD\//}" >&2
 	build-bench/tests/qvt-bench --vif-route build-bench/vif-route-qubes/vif-route-qubes \
-		--xenstored build-bench/tests/xenstored/test-xenstored --cycles "$cycles" "$@"
+		--xenstored build-bench/tests/xenstored/test-xenstored --cycles "$cycles" "$@" >"$tmp/out"
+	sed '/^Breakdown/,$d' "$tmp/out" | { grep '^| ' || true; } >>"$rows"
+	if grep -q '^Breakdown' "$tmp/out"; then
+		echo >>"$breakdowns"
+		sed -n '/^Breakdown/,$p' "$tmp/out" >>"$breakdowns"
+	fi
 }
 # bench_both ARGS...: the same run in the nftables and the x_tables generation.
 bench_both() {
@@ -33,41 +65,85 @@ bench_both() {
 	bench "$@"
 }
 
-out=build-bench/bench-results.md
-rows=$(mktemp /tmp/qvt-bench-rows.XXXXXX)
-trap 'rm -f "$rows"' EXIT
+bench --nft-base "$base" --empty-static build-bench/tests/qvt-empty-static \
+	--empty-dynamic build-bench/tests/qvt-empty-dynamic --version-rows --dnat "$dnat" --phases
+bench --dnat "$dnat" --phases
+bench_both --others 100
+bench --nft-base "$base" --others 1000 --phases
+bench --others 1000
+bench_both --conntrack
+bench_both --qubesdb "$qubesdb"
+bench_both --qubesdb "$qubesdb" --nat
+
+# rows_matching GREP-ARGS...: the rows that match, in the order of the runs.
+rows_matching() {
+	grep "$@" "$rows" || true
+}
+plain='^[|] (vif-route-qubes (online|offline)|[*][*]online[+]offline[*][*]), [a-z_]+, [0-9]+ other vifs online [|]'
+dnat_row='^[|] qubes-setup-dnat-to-ns, '
 {
 	echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores of $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
 	echo "$(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r), conntrack hash buckets $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null || echo n/a); $cycles runs each; times in ms, RSS in MiB."
-	echo "Client: one IPv4 and one IPv6 address (dual stack); release build; the project's test xenstored."
+	echo "Client: one IPv4 and one IPv6 address (dual stack); release build (with the phase timestamps compiled in, off in the timed runs); the project's test xenstored."
 	echo "nftables: the base ruleset tests/nft/qubes-base.nft loaded, the other vifs' addresses in its sets; x_tables: the other vifs' raw rules."
 	echo "Keys in QubesDB: every client's mapped-ip keys as dom0 writes them (visible-ip = its own address); NAT mode: the client's visible-ip is another (10.152.152.11), and its IPv6 address is dropped (NAT mode is IPv4 only)."
 	echo
 	echo "| measurement | median | p95 | peak RSS |"
 	echo "|---|---:|---:|---:|"
-	bench --floor --nft-base "$base" --dnat build-bench/setup-dnat-to-ns/qubes-setup-dnat-to-ns
-	bench --dnat build-bench/setup-dnat-to-ns/qubes-setup-dnat-to-ns
-	bench_both --others 100
-	bench_both --others 1000
-	bench_both --conntrack
-	bench_both --qubesdb build-bench/tests/qubesdb/test-qubesdb
-	bench_both --qubesdb build-bench/tests/qubesdb/test-qubesdb --nat
-} | tee "$rows"
+	rows_matching -F '(floor) |'
+	rows_matching -F -- '--version |'
+	rows_matching -E "$plain"
+	rows_matching -v -F -e '(floor) |' -e '--version |' | { grep -v -E -e "$plain" -e "$dnat_row" || true; }
+	rows_matching -E "$dnat_row"
+} | tee "$tmp/results"
 
+# The empty dynamic program's median: what a process linked like ours
+# costs before doing anything.
+floor=$(awk -F' *[|] *' '$2 == "empty dynamic program (floor)" { print $3 }' "$rows")
+if ! awk -v f="$floor" 'BEGIN { exit !(f + 0 > 0) }'; then
+	echo "bench.sh: no median for the empty dynamic program" >&2
+	exit 1
+fi
 # The medians of the plain rows (keys in xenstore, nothing tracked), per
-# backend and number of other vifs.
+# backend and number of other vifs, and online's in units of the floor.
 summary() {
 	echo "Medians per backend and number of other vifs (keys in xenstore, no connection tracked), ms:"
 	echo
-	echo "| backend | other vifs | online | offline | online+offline |"
-	echo "|---|---:|---:|---:|---:|"
-	awk -F' *[|] *' '
+	echo "| backend | other vifs | online | offline | online+offline | online ÷ empty dynamic |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	awk -F' *[|] *' -v floor="$floor" '
 		$2 ~ /^(vif-route-qubes (online|offline)|[*][*]online[+]offline[*][*]), [a-z_]+, [0-9]+ other vifs online$/ {
 			split($2, f, ", "); n = f[3]; sub(/ .*/, "", n); k = f[2] " | " n
 			if (f[1] ~ /[+]/) c[k] = $3; else if (f[1] ~ /offline$/) off[k] = $3; else on[k] = $3
 		}
-		END { for (k in on) printf "| %s | %s | %s | %s |\n", k, on[k], off[k], c[k] }' "$rows" |
+		END { for (k in on) printf "| %s | %s | %s | %s | %.2f× |\n", k, on[k], off[k], c[k], on[k] / floor }' "$rows" |
 		sort -t'|' -k2,2 -k3,3n
+}
+# Issue 13's targets, from the same medians: a process that does its work
+# in not much more than it takes to exist, and an nftables online that
+# does not grow with the number of other vifs.
+targets() {
+	echo "Targets (issue 13), from the medians above:"
+	echo
+	echo "| target | measured | |"
+	echo "|---|---:|---|"
+	awk -F' *[|] *' -v floor="$floor" '
+		$2 ~ /^vif-route-qubes online, [a-z_]+, [0-9]+ other vifs online$/ {
+			split($2, f, ", "); n = f[3]; sub(/ .*/, "", n); on[f[2], n] = $3
+		}
+		function verdict(ok) { return ok ? "met" : "**not met**" }
+		END {
+			split("nftables x_tables", bs, " ")
+			for (i = 1; i <= 2; i++) {
+				b = bs[i]
+				r = on[b, 0] / floor
+				printf "| %s online ≤ 2.5× the empty dynamic program at N=0 | %.2f× (%s ms vs %s ms) | %s |\n",
+					b, r, on[b, 0], floor, verdict(r <= 2.5)
+			}
+			d = (on["nftables", 1000] - on["nftables", 0]) / on["nftables", 0]
+			printf "| nftables online at N=1000 within 10%% of N=0 | %+.1f%% (%s ms vs %s ms) | %s |\n",
+				100 * d, on["nftables", 1000], on["nftables", 0], verdict(d <= 0.10 && d >= -0.10)
+		}' "$rows"
 }
 # NAT mode's extra latency: its medians minus those of the plain QubesDB
 # run (same backend, same keys source, 0 other vifs).
@@ -92,8 +168,14 @@ nat_summary() {
 	echo
 	summary
 	echo
+	targets
+	echo
 	nat_summary
-} | tee -a "$rows"
-cp "$rows" "$out"
+	echo
+	echo "Where one run's time goes: the program's phase timestamps, from $cycles more online+offline cycles per breakdown run after the timed ones (the rows above are measured with the log off)."
+	cat "$breakdowns"
+} | tee -a "$tmp/results"
+out=build-bench/bench-results.md
+cp "$tmp/results" "$out"
 echo
 echo "saved to $out"

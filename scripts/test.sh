@@ -54,12 +54,12 @@ if ! ninja -C build-release >/tmp/qvt-release-build.$$ 2>&1; then
 fi
 rm -f /tmp/qvt-release-build.$$
 
-run_build build-test -Dfault_injection=true -Dtests=enabled || status=1
+run_build build-test -Dfault_injection=true -Dphase_times=true -Dtests=enabled || status=1
 read -r pass1 fail1 < <(count_checks build-test)
 
 export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-run_build build-asan -Dfault_injection=true -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false || status=1
+run_build build-asan -Dfault_injection=true -Dphase_times=true -Dtests=enabled -Db_sanitize=address,undefined -Db_lundef=false || status=1
 read -r pass2 fail2 < <(count_checks build-asan)
 
 # valgrind over the unit suite and the program-level netns tests of both

@@ -19,9 +19,9 @@ cd "$(dirname "$0")/.."
 build=${1:-build-valgrind}
 
 if [ -d "$build" ]; then
-	meson setup --reconfigure "$build" -Dfault_injection=true -Dtests=enabled >/dev/null || exit 1
+	meson setup --reconfigure "$build" -Dfault_injection=true -Dphase_times=true -Dtests=enabled >/dev/null || exit 1
 else
-	meson setup "$build" -Dfault_injection=true -Dtests=enabled >/dev/null || exit 1
+	meson setup "$build" -Dfault_injection=true -Dphase_times=true -Dtests=enabled >/dev/null || exit 1
 fi
 ninja -C "$build" >/dev/null || exit 1
 rm -rf "$build/meson-logs/valgrind" "$build"/meson-logs/vg-*

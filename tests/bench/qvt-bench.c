@@ -1,12 +1,15 @@
 /* Benchmark: latency of vif-route-qubes online and offline, invoked as
  * libxl invokes it, in a private network namespace with N other vifs
  * already online; optionally of qubes-setup-dnat-to-ns rewrites. Prints
- * markdown table rows: median and p95 in ms, and the program's peak RSS.
- * Not a test: it asserts nothing beyond "the runs succeeded".
+ * markdown table rows: median and p95 in ms, and the program's peak RSS;
+ * with --phases, then a breakdown of one run by phase. Not a test: it
+ * asserts nothing beyond "the runs succeeded" (and, with --phases, "the
+ * phase logs are whole").
  *
  *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C]
- *             [--conntrack] [--dnat PATH] [--floor] [--smoke] [--qubesdb PATH [--nat]]
- *             [--nft-base PATH]
+ *             [--conntrack] [--dnat PATH] [--qubesdb PATH [--nat]]
+ *             [--nft-base PATH] [--empty-static PATH] [--empty-dynamic PATH]
+ *             [--version-rows] [--phases] [--smoke]
  *
  * --nft-base PATH: the nftables generation (Qubes R4.2+): the base ruleset
  * at PATH is loaded with nft(8) into the namespace before any vif, so the
@@ -19,9 +22,21 @@
  * --conntrack keeps one unrelated connection tracked in the namespace, so
  * every online pays for the purge's walk of the kernel's conntrack table
  * (as a busy netvm does); without it the namespace tracks nothing and the
- * walk is skipped. --floor adds the cost of spawning /bin/true the same
- * way: no program can be faster than that on the machine. --smoke: run as
- * a test (exit 77, "skipped", without privileges unless CI=true).
+ * walk is skipped.
+ * --empty-static PATH, --empty-dynamic PATH: a row each for spawning that
+ * program (the build's empty main, linked statically or dynamically) the
+ * same way: the floors. No program linked like ours can start and exit
+ * faster on the machine, so they say how much of a run is the process
+ * itself. --version-rows: a row for `vif-route-qubes --version` (and
+ * `qubes-setup-dnat-to-ns --version` with --dnat): our program's start
+ * and exit, its libraries loaded, with no work.
+ * --phases: after the timed cycles (so no row is measured with the log
+ * on), as many more online+offline cycles with $QVT_PHASE_LOG set; the
+ * program must be built with -Dphase_times=true, or the bench fails. Each
+ * run's log gives the time spent in each phase, which are printed as a
+ * table of medians per phase, online and offline.
+ * --smoke: run as a test (exit 77, "skipped", without privileges unless
+ * CI=true).
  * --qubesdb PATH: the domain's keys in the test QubesDB daemon at PATH (as
  * on Qubes) instead of xenstore, plus the cost of one READ round trip to
  * each store, measured in-process on one connection. Every vif's client
@@ -75,13 +90,24 @@ static char workdir[] = "/tmp/qvt-bench.XXXXXX";
 #define NAT_VISIBLE_GATEWAY "10.152.152.10"
 #define TARGET_NAT_NS TARGET_VIF "-nat"
 
-static double now_us(void)
+/* CLOCK_MONOTONIC, the clock of the programs' phase logs. */
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+static double now_us(void)
+{
+	return now_ns() / 1e3;
+}
+
+/* When a child was spawned and when it was reaped (now_ns). */
+struct span {
+	uint64_t t0, t1;
+};
 
 static void die(const char *what)
 {
@@ -97,27 +123,32 @@ static int sh(const char *cmd)
 }
 
 /* Spawns argv and waits; returns microseconds, or -1 when the exit status
- * was not one of ok1/ok2. *rss (KiB) is raised to the child's peak. */
-static double run_timed(char *const argv[], int ok1, int ok2, long *rss)
+ * was not one of ok1/ok2. *rss (KiB) is raised to the child's peak; with
+ * ret_span, the times of spawn and reaping are stored there. */
+static double run_timed(char *const argv[], int ok1, int ok2, long *rss, struct span *ret_span)
 {
 	posix_spawn_file_actions_t fa;
 	char log[96];
 	struct rusage ru;
 	pid_t pid;
 	int status;
-	double t0, t1;
+	uint64_t t0, t1;
 
-	/* The programs' messages go to a log, shown only when a run fails. */
+	/* The programs' messages go to a log, shown only when a run fails;
+	 * so does stdout (--version), which would break the table. */
 	snprintf(log, sizeof(log), "%s/child.log", workdir);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	t0 = now_us();
+	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+	t0 = now_ns();
 	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
 		die("posix_spawn");
 	if (wait4(pid, &status, 0, &ru) < 0)
 		die("wait4");
-	t1 = now_us();
+	t1 = now_ns();
 	posix_spawn_file_actions_destroy(&fa);
+	if (ret_span)
+		*ret_span = (struct span){ t0, t1 };
 	if (rss && ru.ru_maxrss > *rss)
 		*rss = ru.ru_maxrss;
 	if (!WIFEXITED(status) || (WEXITSTATUS(status) != ok1 && WEXITSTATUS(status) != ok2)) {
@@ -127,7 +158,7 @@ static double run_timed(char *const argv[], int ok1, int ok2, long *rss)
 		sh(cmd);
 		return -1;
 	}
-	return t1 - t0;
+	return (t1 - t0) / 1e3;
 }
 
 static long vif_rss, dnat_rss;
@@ -197,8 +228,9 @@ static bool child_log_has(const char *s)
 	return strstr(buf, s) != NULL;
 }
 
-/* Runs vif-route-qubes CMD for vifD.0; returns microseconds or -1. */
-static double run_vif(unsigned domid, const char *cmd)
+/* Runs vif-route-qubes CMD for vifD.0; returns microseconds or -1 (and
+ * with ret_span, when it was spawned and reaped). */
+static double run_vif(unsigned domid, const char *cmd, struct span *ret_span)
 {
 	char vif[32], xb[64], *argv[] = { (char *)vif_route, (char *)cmd, (char *)"type_if=vif", NULL };
 	double t;
@@ -207,7 +239,7 @@ static double run_vif(unsigned domid, const char *cmd)
 	snprintf(xb, sizeof(xb), "backend/vif/%u/0", domid);
 	setenv("vif", vif, 1);
 	setenv("XENBUS_PATH", xb, 1);
-	t = run_timed(argv, 0, 0, &vif_rss);
+	t = run_timed(argv, 0, 0, &vif_rss, ret_span);
 	if (t < 0)
 		fprintf(stderr, "qvt-bench: vif-route-qubes %s %s failed\n", cmd, vif);
 	/* From QubesDB, an online whose client lacks its mapped-ip keys
@@ -575,7 +607,7 @@ static void bench_dnat(const char *dnat, unsigned cycles, double *v)
 	write_file(b, "nameserver 10.0.0.1\n");
 	for (unsigned i = 0; i < cycles; i++) {
 		argv[6] = i % 2 ? b : a;
-		v[i] = run_timed(argv, 0, 0, &dnat_rss);
+		v[i] = run_timed(argv, 0, 0, &dnat_rss, NULL);
 		if (v[i] < 0) {
 			fprintf(stderr, "qvt-bench: a changing qubes-setup-dnat-to-ns run did not exit 0\n");
 			exit(1);
@@ -587,7 +619,7 @@ static void bench_dnat(const char *dnat, unsigned cycles, double *v)
 	row(label, v, cycles, dnat_rss);
 	argv[6] = a;
 	for (unsigned i = 0; i < cycles; i++) {
-		v[i] = run_timed(argv, 100, i == 0 ? 0 : 100, &dnat_rss);
+		v[i] = run_timed(argv, 100, i == 0 ? 0 : 100, &dnat_rss, NULL);
 		if (v[i] < 0) {
 			fprintf(stderr, "qvt-bench: an unchanged qubes-setup-dnat-to-ns run did not exit 100\n");
 			exit(1);
@@ -595,6 +627,205 @@ static void bench_dnat(const char *dnat, unsigned cycles, double *v)
 	}
 	snprintf(label, sizeof(label), "qubes-setup-dnat-to-ns, %s, unchanged (exit 100)", backend_name());
 	row(label, v, cycles, dnat_rss);
+}
+
+/* --phases: the breakdown's rows, in the order a run goes through them.
+ * "start", "exit" and "total" the bench measures around the program's
+ * marks; the others are the phase names of common/phase.c. */
+static const struct {
+	const char *name, *label;
+} phase_rows[] = {
+	{ "start", "process start and library init (spawn → main)" },
+	{ "main", "`main`: arguments, logging" },
+	{ "store", "`store`: xenstore and QubesDB reads" },
+	{ "lock", "`lock`: the per-vif lock" },
+	{ "kernel-open", "`kernel-open`: netlink sockets, firewall probe and open" },
+	{ "probe", "`probe`: what the kernel holds for the vif" },
+	{ "plan", "`plan`" },
+	{ "sysctl", "`sysctl`: sysctl writes" },
+	{ "firewall", "`firewall`: anti-spoofing commit, flowtable" },
+	{ "netlink", "`netlink`: link, neighbour, routes, addresses" },
+	{ "conntrack", "`conntrack`: purge" },
+	{ "hooks", "`hooks`" },
+	{ "nat", "`nat`: NAT mode's namespace, veth, table" },
+	{ "report", "`report`: hotplug-status to xenstore" },
+	{ "log", "`log`: the run's syslog line" },
+	{ "cleanup", "`cleanup`: closing handles" },
+	{ "exit", "exit (end of main → reaped; process teardown)" },
+	{ "total", "**total** (spawn → reaped)" },
+};
+#define N_PHASE_ROWS (sizeof(phase_rows) / sizeof(phase_rows[0]))
+#define ROW_START 0
+#define ROW_EXIT (N_PHASE_ROWS - 2)
+#define ROW_TOTAL (N_PHASE_ROWS - 1)
+
+/* The row of one of the program's phase names, or -1. */
+static int phase_row(const char *name)
+{
+	for (unsigned r = ROW_START + 1; r < ROW_EXIT; r++)
+		if (strcmp(phase_rows[r].name, name) == 0)
+			return (int)r;
+	return -1;
+}
+
+static void phase_log_bad(const char *what, const char *why)
+{
+	fprintf(stderr, "qvt-bench: --phases: the phase log of %s %s\n", what, why);
+	exit(1);
+}
+
+/* The phase log at path of the run sp timed: nanoseconds per row into
+ * ret, seen[] set for the phases it entered. A log missing, cut short,
+ * or not on our clock fails the bench: a breakdown from it would
+ * attribute time wrongly. */
+static void read_phase_log(const char *path, const char *what, const struct span *sp, uint64_t ret[N_PHASE_ROWS],
+			   bool seen[N_PHASE_ROWS])
+{
+	FILE *f = fopen(path, "re");
+	char name[32];
+	unsigned long long ns;
+	uint64_t prev_ns = sp->t0;
+	int prev = -1, k;
+	bool end = false;
+
+	if (!f) {
+		fprintf(stderr, "qvt-bench: --phases: %s wrote no phase log ($QVT_PHASE_LOG): "
+				"is it built with meson -Dphase_times=true?\n", what);
+		exit(1);
+	}
+	memset(ret, 0, N_PHASE_ROWS * sizeof(*ret));
+	while ((k = fscanf(f, "%31s %llu", name, &ns)) == 2) {
+		if (end)
+			phase_log_bad(what, "goes on after its end line");
+		/* Before the spawn, or backwards: not CLOCK_MONOTONIC. */
+		if (ns < prev_ns)
+			phase_log_bad(what, "has a time before the one above it (or before the spawn)");
+		if (prev < 0)
+			ret[ROW_START] = ns - prev_ns;
+		else
+			ret[prev] += ns - prev_ns;
+		prev_ns = ns;
+		if (strcmp(name, "overflow") == 0)
+			phase_log_bad(what, "says marks were lost (overflow)");
+		if (strcmp(name, "end") == 0) {
+			if (prev < 0)
+				phase_log_bad(what, "has no phase before its end line");
+			end = true;
+			continue;
+		}
+		prev = phase_row(name);
+		if (prev < 0) {
+			fprintf(stderr, "qvt-bench: --phases: the phase log of %s names an unknown phase '%s'\n",
+				what, name);
+			exit(1);
+		}
+		seen[prev] = true;
+	}
+	fclose(f);
+	if (k != EOF)
+		phase_log_bad(what, "has a line that is not \"NAME NS\"");
+	if (!end)
+		phase_log_bad(what, "has no end line");
+	if (prev_ns > sp->t1)
+		phase_log_bad(what, "ends after the program was reaped");
+	ret[ROW_EXIT] = sp->t1 - prev_ns;
+	ret[ROW_TOTAL] = sp->t1 - sp->t0;
+}
+
+/* One run of vif-route-qubes CMD for the target with the phase log on;
+ * its phases (ms) into v[row * cycles + i]. */
+static void phase_run(const char *path, const char *cmd, unsigned i, unsigned cycles, double *v,
+		      bool seen[N_PHASE_ROWS])
+{
+	struct span sp;
+	uint64_t t[N_PHASE_ROWS];
+	char what[64];
+
+	/* A log left by the run before must not pass for this one's. */
+	if (unlink(path) < 0 && errno != ENOENT)
+		die(path);
+	if (run_vif(TARGET, cmd, &sp) < 0)
+		exit(1);
+	snprintf(what, sizeof(what), "vif-route-qubes %s", cmd);
+	read_phase_log(path, what, &sp, t, seen);
+	for (unsigned r = 0; r < N_PHASE_ROWS; r++)
+		v[r * cycles + i] = t[r] / 1e6;
+}
+
+static void median_cell(double *v, unsigned n, bool seen, char *buf, size_t size)
+{
+	if (seen)
+		snprintf(buf, size, "%.3f", percentile(v, n, 0.5));
+	else
+		snprintf(buf, size, "–");
+}
+
+/* --phases: cycles more online+offline cycles with the phase log on;
+ * returns the table of their medians per phase (label says which run),
+ * for main to print after every row. */
+static char *bench_phases(const char *label, unsigned cycles)
+{
+	char path[96], *text = NULL;
+	size_t size;
+	FILE *t;
+	double *on = calloc(N_PHASE_ROWS * cycles, sizeof(double)), *off = calloc(N_PHASE_ROWS * cycles, sizeof(double));
+	bool seen_on[N_PHASE_ROWS] = { false }, seen_off[N_PHASE_ROWS] = { false };
+
+	if (!on || !off)
+		die("calloc");
+	seen_on[ROW_START] = seen_on[ROW_EXIT] = seen_on[ROW_TOTAL] = true;
+	seen_off[ROW_START] = seen_off[ROW_EXIT] = seen_off[ROW_TOTAL] = true;
+	snprintf(path, sizeof(path), "%s/phase.log", workdir);
+	setenv("QVT_PHASE_LOG", path, 1);
+	for (unsigned i = 0; i < cycles; i++) {
+		phase_run(path, "online", i, cycles, on, seen_on);
+		check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
+		phase_run(path, "offline", i, cycles, off, seen_off);
+		check_named_netns(NULL, "after offline");
+	}
+	/* Nothing after this (the DNS rewrites) runs with the log on. */
+	unsetenv("QVT_PHASE_LOG");
+
+	t = open_memstream(&text, &size);
+	if (!t)
+		die("open_memstream");
+	fprintf(t, "\nBreakdown of one run by phase, %s (medians of %u runs with the phase log on), ms:\n\n",
+		label, cycles);
+	fprintf(t, "| phase | online median ms | offline median ms |\n");
+	fprintf(t, "|---|---:|---:|\n");
+	for (unsigned r = 0; r < N_PHASE_ROWS; r++) {
+		char a[32], b[32];
+
+		if (!seen_on[r] && !seen_off[r])
+			continue;
+		median_cell(on + r * cycles, cycles, seen_on[r], a, sizeof(a));
+		median_cell(off + r * cycles, cycles, seen_off[r], b, sizeof(b));
+		fprintf(t, "| %s | %s | %s |\n", phase_rows[r].label, a, b);
+	}
+	fprintf(t, "\nEach phase's median is taken on its own, so they do not add up exactly to the total's median; "
+	       "a phase the program enters more than once counts all its stretches; – : never entered.\n");
+	if (fclose(t) != 0)
+		die("open_memstream");
+	free(on);
+	free(off);
+	return text;
+}
+
+/* A row for spawning `path [arg]`, cycles times, the same way as the
+ * programs (exit 0 expected). */
+static void spawn_row(const char *label, const char *path, const char *arg, unsigned cycles, double *v)
+{
+	char *argv[] = { (char *)path, (char *)arg, NULL };
+	long rss = 0;
+
+	for (unsigned i = 0; i < cycles; i++) {
+		v[i] = run_timed(argv, 0, 0, &rss, NULL);
+		if (v[i] < 0) {
+			fprintf(stderr, "qvt-bench: %s did not exit 0\n", label);
+			exit(1);
+		}
+	}
+	row(label, v, cycles, rss);
 }
 
 int main(int argc, char **argv)
@@ -606,7 +837,10 @@ int main(int argc, char **argv)
 		{ "cycles", required_argument, NULL, 'c' },
 		{ "conntrack", no_argument, NULL, 'C' },
 		{ "dnat", required_argument, NULL, 'd' },
-		{ "floor", no_argument, NULL, 'f' },
+		{ "empty-static", required_argument, NULL, 'S' },
+		{ "empty-dynamic", required_argument, NULL, 'D' },
+		{ "version-rows", no_argument, NULL, 'V' },
+		{ "phases", no_argument, NULL, 'P' },
 		{ "smoke", no_argument, NULL, 's' },
 		{ "qubesdb", required_argument, NULL, 'q' },
 		{ "nft-base", required_argument, NULL, 'N' },
@@ -614,9 +848,9 @@ int main(int argc, char **argv)
 		{},
 	};
 	unsigned others = 0, cycles = 100;
-	bool conntrack = false, floor_row = false, smoke = false;
-	const char *dnat = NULL;
-	char path[96], label[128];
+	bool conntrack = false, version_rows = false, phases = false, smoke = false;
+	const char *dnat = NULL, *empty_static = NULL, *empty_dynamic = NULL;
+	char path[96], label[128], *breakdown = NULL;
 	double *on, *off, *cyc;
 	struct xs_handle *h;
 	pid_t xs, qdb = 0;
@@ -642,8 +876,17 @@ int main(int argc, char **argv)
 		case 'd':
 			dnat = optarg;
 			break;
-		case 'f':
-			floor_row = true;
+		case 'S':
+			empty_static = optarg;
+			break;
+		case 'D':
+			empty_dynamic = optarg;
+			break;
+		case 'V':
+			version_rows = true;
+			break;
+		case 'P':
+			phases = true;
 			break;
 		case 's':
 			smoke = true;
@@ -663,7 +906,8 @@ int main(int argc, char **argv)
 	}
 	if (!vif_route || !xenstored || cycles == 0 || others > 20000) {
 		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] "
-				"[--conntrack] [--dnat PATH] [--floor] [--qubesdb PATH [--nat]] [--nft-base PATH]\n");
+				"[--conntrack] [--dnat PATH] [--qubesdb PATH [--nat]] [--nft-base PATH] "
+				"[--empty-static PATH] [--empty-dynamic PATH] [--version-rows] [--phases] [--smoke]\n");
 		return 2;
 	}
 	if (nat && !qubesdb) {
@@ -720,12 +964,14 @@ int main(int argc, char **argv)
 	if (!on || !off || !cyc)
 		die("calloc");
 
-	if (floor_row) {
-		char *argv_true[] = { (char *)"/bin/true", NULL };
-
-		for (unsigned i = 0; i < cycles; i++)
-			cyc[i] = run_timed(argv_true, 0, 0, NULL);
-		row("process spawn floor (/bin/true)", cyc, cycles, 0);
+	if (empty_static)
+		spawn_row("empty static program (floor)", empty_static, NULL, cycles, cyc);
+	if (empty_dynamic)
+		spawn_row("empty dynamic program (floor)", empty_dynamic, NULL, cycles, cyc);
+	if (version_rows) {
+		spawn_row("vif-route-qubes --version", vif_route, "--version", cycles, cyc);
+		if (dnat)
+			spawn_row("qubes-setup-dnat-to-ns --version", dnat, "--version", cycles, cyc);
 	}
 
 	xs = start_xenstored();
@@ -748,7 +994,7 @@ int main(int argc, char **argv)
 		close(qfd);
 
 	for (unsigned d = 2; d < 2 + others; d++)
-		if (run_vif(d, "online") < 0)
+		if (run_vif(d, "online", NULL) < 0)
 			return 1;
 	if (conntrack && sh("conntrack -I -p udp -s 192.0.2.1 -d 192.0.2.2 --sport 1 --dport 2 -t 3600 "
 			    ">/dev/null 2>&1") != 0) {
@@ -760,13 +1006,13 @@ int main(int argc, char **argv)
 
 	/* One untimed cycle: the backend is the expected one, and NAT mode
 	 * is there exactly when asked for. */
-	if (run_vif(TARGET, "online") < 0)
+	if (run_vif(TARGET, "online", NULL) < 0)
 		return 1;
 	check_backend();
 	check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
 	if (nat)
 		check_nat(true);
-	if (run_vif(TARGET, "offline") < 0)
+	if (run_vif(TARGET, "offline", NULL) < 0)
 		return 1;
 	check_named_netns(NULL, "after offline");
 	if (nat)
@@ -776,11 +1022,11 @@ int main(int argc, char **argv)
 	 * named namespace, exists after online exactly with --nat, and
 	 * never after offline. */
 	for (unsigned i = 0; i < cycles; i++) {
-		on[i] = run_vif(TARGET, "online");
+		on[i] = run_vif(TARGET, "online", NULL);
 		if (on[i] < 0)
 			return 1;
 		check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
-		off[i] = run_vif(TARGET, "offline");
+		off[i] = run_vif(TARGET, "offline", NULL);
 		if (off[i] < 0)
 			return 1;
 		check_named_netns(NULL, "after offline");
@@ -797,6 +1043,10 @@ int main(int argc, char **argv)
 		row(l, off, cycles, vif_rss);
 		snprintf(l, sizeof(l), "**online+offline**, %s", label);
 		row(l, cyc, cycles, vif_rss);
+		if (phases) {
+			snprintf(l, sizeof(l), "%s%s", label, qubesdb ? "" : ", keys in xenstore");
+			breakdown = bench_phases(l, cycles);
+		}
 	}
 
 	if (dnat)
@@ -807,6 +1057,11 @@ int main(int argc, char **argv)
 			bench_round_trips(cycles, cyc);
 		kill(qdb, SIGTERM);
 		waitpid(qdb, NULL, 0);
+	}
+
+	if (breakdown) {
+		fputs(breakdown, stdout);
+		free(breakdown);
 	}
 
 	kill(xs, SIGTERM);
