@@ -17,7 +17,7 @@
 static const char *const names[_PHASE_MAX] = {
 	[PHASE_MAIN] = "main",         [PHASE_STORE] = "store",       [PHASE_LOCK] = "lock",
 	[PHASE_KERNEL] = "kernel-open", [PHASE_PROBE] = "probe",       [PHASE_PLAN] = "plan",
-	[PHASE_SYSCTL] = "sysctl",     [PHASE_FIREWALL] = "firewall", [PHASE_NETLINK] = "netlink",
+	[PHASE_SYSCTL] = "sysctl",     [PHASE_FIREWALL] = "firewall", [PHASE_FLOWTABLE] = "flowtable", [PHASE_NETLINK] = "netlink",
 	[PHASE_CONNTRACK] = "conntrack", [PHASE_HOOKS] = "hooks",     [PHASE_NAT] = "nat",
 	[PHASE_REPORT] = "report",     [PHASE_LOG] = "log",           [PHASE_CLEANUP] = "cleanup",
 };

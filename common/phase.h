@@ -16,7 +16,8 @@ enum phase {
 	PHASE_PROBE,     /* what the kernel holds for the vif */
 	PHASE_PLAN,
 	PHASE_SYSCTL,
-	PHASE_FIREWALL,  /* anti-spoofing, flowtable */
+	PHASE_FIREWALL,  /* anti-spoofing */
+	PHASE_FLOWTABLE, /* nftables: recreating table inet qubes-nat-accel */
 	PHASE_NETLINK,   /* rename, link, neighbour, routes, addresses */
 	PHASE_CONNTRACK,
 	PHASE_HOOKS,
