@@ -213,38 +213,54 @@ static int list_add(struct list_ctx *c, const struct nftq_elem *e)
 	return 0;
 }
 
+/* An element's key (NFTA_SET_ELEM_KEY / NFTA_DATA_VALUE); false for an
+ * element without one (a catch-all). */
+static bool elem_key(const struct nlattr *elem, const void **ret, uint32_t *ret_len)
+{
+	const struct nlattr *a, *v;
+
+	mnl_attr_for_each_nested(a, elem) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_KEY)
+			continue;
+		mnl_attr_for_each_nested(v, a)
+			if (mnl_attr_get_type(v) == NFTA_DATA_VALUE) {
+				*ret = mnl_attr_get_payload(v);
+				*ret_len = mnl_attr_get_payload_len(v);
+				return true;
+			}
+	}
+	return false;
+}
+
+/* Read straight from the message: with a thousand vifs a dump holds
+ * thousands of elements, and a libnftnl object per element was most of
+ * what listing them cost. */
 static int list_cb(const struct nlmsghdr *nlh, void *userdata)
 {
 	struct list_ctx *c = userdata;
-	_cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *el;
+	const struct nlattr *list, *el;
 	int r = 0;
 
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM)
 		return 0;
-	s = nftnl_set_alloc();
-	if (!s)
-		return -ENOMEM;
-	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
 		return -EBADMSG;
-	it = nftnl_set_elems_iter_create(s);
-	if (!it)
-		return -ENOMEM;
-	for (el = nftnl_set_elems_iter_next(it); el && r >= 0; el = nftnl_set_elems_iter_next(it)) {
-		struct nftq_elem e;
-		const void *key;
-		uint32_t len = 0;
+	mnl_attr_for_each(list, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(el, list) {
+			struct nftq_elem e;
+			const void *key;
+			uint32_t len;
 
-		/* A catch-all element has no key. */
-		if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_KEY))
-			continue;
-		key = nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &len);
-		if (!key || key_decode(c->k, key, len, &e) < 0)
-			continue;
-		r = list_add(c, &e);
+			if (mnl_attr_get_type(el) != NFTA_LIST_ELEM || !elem_key(el, &key, &len) ||
+			    key_decode(c->k, key, len, &e) < 0)
+				continue;
+			r = list_add(c, &e);
+			if (r < 0)
+				return r;
+		}
 	}
-	nftnl_set_elems_iter_destroy(it);
 	return r;
 }
 
