@@ -1,4 +1,4 @@
-/* Conntrack purge through libnetfilter_conntrack, in the caller's netns. */
+/* Conntrack purge over raw ctnetlink (libmnl), in the caller's netns. */
 #pragma once
 
 #include "addr.h"

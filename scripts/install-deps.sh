@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="gcc meson ninja-build pkgconf
-libxen-dev libiptc-dev libnl-route-3-dev libnetfilter-conntrack-dev check
+libxen-dev libiptc-dev libnl-route-3-dev check
 libnftnl-dev libmnl-dev
 iptables iproute2 conntrack nftables xenstore-utils procps iputils-ping
 dnsmasq-base bind9-dnsutils
