@@ -223,6 +223,9 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&x->m);
 		c->done = true;
 		x->call = NULL;
+		/* Its caller gave up on it: nobody else will free it. */
+		if (x->stuck)
+			call_free(c);
 		pthread_cond_signal(&x->cv_done);
 	}
 	pthread_mutex_unlock(&x->m);
