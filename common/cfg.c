@@ -235,23 +235,44 @@ static bool xs_path_chars(const char *p)
 	return true;
 }
 
+/* All the keys in one call to xenstore's thread. */
 static int read_xenstore(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
 {
-	for (size_t i = 0; i < n; i++) {
-		char path[96];
-		int r;
+	_cleanup_free_ char(*paths)[96] = calloc(n ? n : 1, sizeof(*paths));
+	_cleanup_free_ const char **want = calloc(n ? n : 1, sizeof(*want));
+	_cleanup_free_ char **got = calloc(n ? n : 1, sizeof(*got));
+	_cleanup_free_ size_t *at = calloc(n ? n : 1, sizeof(*at));
+	size_t n_want = 0, failed;
+	int r;
 
-		cfg_key_path(c, keys[i], arg, path, sizeof(path));
+	if (!paths || !want || !got || !at)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cfg_key_path(c, keys[i], arg, paths[i], sizeof(paths[i]));
 		/* mapped-ip/<ip4>/...: the dots of the address make a path
 		 * xenstore cannot hold, so no such key can exist there. */
-		if (!xs_path_chars(path))
+		if (!xs_path_chars(paths[i]))
 			continue;
-		r = xsh_read_optional(c->xs, path, &ret[i]);
-		if (r < 0) {
-			snprintf(c->failed, sizeof(c->failed), "%s", path);
-			return r;
-		}
+		at[n_want] = i;
+		want[n_want++] = paths[i];
 	}
+	if (n_want == 0)
+		return 0;
+	r = xsh_read_many(c->xs, want, n_want, got, &failed);
+	if (r < 0 && failed < n_want)
+		snprintf(c->failed, sizeof(c->failed), "%s", want[failed]);
+	else if (r < 0) {
+		/* The whole call failed (timed out): name what it was reading. */
+		size_t off = 0;
+
+		for (size_t j = 0; j < n_want && off < sizeof(c->failed); j++)
+			off += (size_t)snprintf(c->failed + off, sizeof(c->failed) - off, "%s%s", j ? ", " : "",
+						want[j]);
+	}
+	if (r < 0)
+		return r;
+	for (size_t j = 0; j < n_want; j++)
+		ret[at[j]] = got[j];
 	return 0;
 }
 
