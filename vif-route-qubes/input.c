@@ -367,13 +367,15 @@ static int read_mapped(struct cfg *cfg, const char *ip4, uint64_t until, struct 
 	return 0;
 }
 
-int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
+int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend, bool need_type,
 		   uint64_t mapped_until, struct vif_store *ret)
 {
 	char ip4[IP_ADDR_STRLEN];
 	static const enum cfg_key domain_keys[] = { CFG_GATEWAY, CFG_GATEWAY6, CFG_HARDEN };
-	static const char *const backend_keys[] = { "ip", "mac", "type", "vifname" };
+	/* type last: it is left out when no hook would get it */
+	static const char *const backend_keys[] = { "ip", "mac", "vifname", "type" };
 	char *backend[ELEMENTSOF(backend_keys)] = {};
+	size_t n_backend = ELEMENTSOF(backend_keys) - !need_type;
 	char *domain[ELEMENTSOF(domain_keys)];
 	size_t failed;
 	int r;
@@ -381,20 +383,20 @@ int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, boo
 	*ret = (struct vif_store){};
 	/* One listing says the directory exists, and which of its keys to
 	 * read; all in one call to xenstore's thread. */
-	r = xsh_read_listed(xs, xenbus_path, backend_keys, ELEMENTSOF(backend_keys), backend, &failed);
-	if (r == -ENOENT && failed == ELEMENTSOF(backend_keys) && !need_backend)
+	r = xsh_read_listed(xs, xenbus_path, backend_keys, n_backend, backend, &failed);
+	if (r == -ENOENT && failed == n_backend && !need_backend)
 		log_warning("the backend directory %s does not exist in xenstore", xenbus_path);
-	else if (r == -ENOENT && failed == ELEMENTSOF(backend_keys))
+	else if (r == -ENOENT && failed == n_backend)
 		return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "the backend directory %s does not exist in xenstore",
 				       xenbus_path);
-	else if (r < 0 && failed == ELEMENTSOF(backend_keys))
+	else if (r < 0 && failed == n_backend)
 		return log_error_errno(r, "cannot list xenstore directory '%s'", xenbus_path);
 	else if (r < 0)
 		return log_error_errno(r, "cannot read xenstore key '%s/%s'", xenbus_path, backend_keys[failed]);
 	ret->ip = backend[0];
 	ret->mac = backend[1];
-	ret->type = backend[2];
-	ret->vifname = backend[3];
+	ret->vifname = backend[2];
+	ret->type = backend[3];
 
 	if (!cfg)
 		return 0;
