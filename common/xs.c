@@ -374,6 +374,11 @@ static int run_free(struct xsh *x, struct call *c, struct call *ret_copy)
 
 	if (!c)
 		return -ENOMEM;
+	if (x->stuck) {
+		/* Never handed to the worker: still ours. */
+		call_free(c);
+		return -ETIMEDOUT;
+	}
 	r = submit(x, c);
 	if (x->stuck)
 		return -ETIMEDOUT; /* c belongs to the worker now */
