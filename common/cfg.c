@@ -161,9 +161,39 @@ const char *cfg_failed_path(const struct cfg *c)
 	return c->failed;
 }
 
-static bool is_netvm_key(enum cfg_key k)
+/* Keys that share a prefix no other key has, so one MULTIREAD of it
+ * brings them all and only a handful more (never a large part of the
+ * database). */
+enum group {
+	GROUP_NONE,
+	GROUP_NETVM,  /* /qubes-netvm- */
+	GROUP_MAPPED, /* /mapped-ip/<ip4>/: the slash keeps 10.137.0.30's keys out of 10.137.0.3's */
+	_GROUP_MAX,
+};
+
+static enum group key_group(enum cfg_key k)
 {
-	return k == CFG_GATEWAY || k == CFG_GATEWAY6 || k == CFG_DNS1 || k == CFG_DNS2;
+	switch (k) {
+	case CFG_GATEWAY:
+	case CFG_GATEWAY6:
+	case CFG_DNS1:
+	case CFG_DNS2:
+		return GROUP_NETVM;
+	case CFG_VISIBLE_IP:
+	case CFG_VISIBLE_GATEWAY:
+		return GROUP_MAPPED;
+	default:
+		return GROUP_NONE;
+	}
+}
+
+static const char *group_prefix(enum group g, const char *arg, char *buf, size_t len)
+{
+	if (g == GROUP_NETVM)
+		snprintf(buf, len, "%s", NETVM_PREFIX);
+	else
+		snprintf(buf, len, "/mapped-ip/%s/", arg ? arg : "");
+	return buf;
 }
 
 static void free_all(char **ret, size_t n)
@@ -174,42 +204,59 @@ static void free_all(char **ret, size_t n)
 	}
 }
 
-/* QubesDB: the qubes-netvm-* keys asked for in one MULTIREAD, the rest
- * with a READ each. */
-static int read_qubesdb(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
+/* One MULTIREAD of g's prefix for the keys of g among keys[0..n): only
+ * exact matches count. */
+static int read_group(struct cfg *c, enum group g, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
 {
-	size_t n_netvm = 0;
+	char prefix[QDB_MAX_PATH + 16]; /* too long: qdb_multiread refuses it */
+	struct qdb_entry *e = NULL;
+	size_t ne = 0;
 	int r;
 
-	for (size_t i = 0; i < n; i++)
-		n_netvm += is_netvm_key(keys[i]);
-	if (n_netvm > 1) {
-		struct qdb_entry *e = NULL;
-		size_t ne = 0;
-
-		r = qdb_multiread(c->qdb, NETVM_PREFIX, &e, &ne);
-		if (r < 0) {
-			snprintf(c->failed, sizeof(c->failed), "%s*", NETVM_PREFIX);
-			return r;
-		}
-		for (size_t i = 0; i < n; i++) {
-			char path[QDB_MAX_PATH + 8];
-
-			if (!is_netvm_key(keys[i]))
-				continue;
-			cfg_key_path(c, keys[i], arg, path, sizeof(path));
-			for (size_t j = 0; j < ne; j++)
-				if (streq(e[j].path, path)) {
-					ret[i] = e[j].value;
-					e[j].value = NULL;
-				}
-		}
-		qdb_entries_free(e, ne);
+	group_prefix(g, arg, prefix, sizeof(prefix));
+	r = qdb_multiread(c->qdb, prefix, &e, &ne);
+	if (r < 0) {
+		snprintf(c->failed, sizeof(c->failed), "%s*", prefix);
+		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char path[QDB_MAX_PATH + 32];
 
-		if (n_netvm > 1 && is_netvm_key(keys[i]))
+		if (key_group(keys[i]) != g)
+			continue;
+		cfg_key_path(c, keys[i], arg, path, sizeof(path));
+		for (size_t j = 0; j < ne; j++)
+			if (streq(e[j].path, path)) {
+				free(ret[i]);
+				ret[i] = e[j].value;
+				e[j].value = NULL;
+			}
+	}
+	qdb_entries_free(e, ne);
+	return 0;
+}
+
+/* QubesDB: the keys of a group, when more than one of it is asked for, in
+ * one MULTIREAD; the rest with a READ each. */
+static int read_qubesdb(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
+{
+	size_t in_group[_GROUP_MAX] = {};
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		in_group[key_group(keys[i])]++;
+	for (enum group g = GROUP_NONE + 1; g < _GROUP_MAX; g++) {
+		if (in_group[g] < 2)
+			continue;
+		r = read_group(c, g, keys, n, arg, ret);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char path[QDB_MAX_PATH + 32];
+		enum group g = key_group(keys[i]);
+
+		if (g != GROUP_NONE && in_group[g] > 1)
 			continue;
 		cfg_key_path(c, keys[i], arg, path, sizeof(path));
 		r = qdb_read(c->qdb, path, &ret[i]);
@@ -235,23 +282,44 @@ static bool xs_path_chars(const char *p)
 	return true;
 }
 
+/* All the keys in one call to xenstore's thread. */
 static int read_xenstore(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret)
 {
-	for (size_t i = 0; i < n; i++) {
-		char path[96];
-		int r;
+	_cleanup_free_ char(*paths)[96] = calloc(n ? n : 1, sizeof(*paths));
+	_cleanup_free_ const char **want = calloc(n ? n : 1, sizeof(*want));
+	_cleanup_free_ char **got = calloc(n ? n : 1, sizeof(*got));
+	_cleanup_free_ size_t *at = calloc(n ? n : 1, sizeof(*at));
+	size_t n_want = 0, failed;
+	int r;
 
-		cfg_key_path(c, keys[i], arg, path, sizeof(path));
+	if (!paths || !want || !got || !at)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cfg_key_path(c, keys[i], arg, paths[i], sizeof(paths[i]));
 		/* mapped-ip/<ip4>/...: the dots of the address make a path
 		 * xenstore cannot hold, so no such key can exist there. */
-		if (!xs_path_chars(path))
+		if (!xs_path_chars(paths[i]))
 			continue;
-		r = xsh_read_optional(c->xs, path, &ret[i]);
-		if (r < 0) {
-			snprintf(c->failed, sizeof(c->failed), "%s", path);
-			return r;
-		}
+		at[n_want] = i;
+		want[n_want++] = paths[i];
 	}
+	if (n_want == 0)
+		return 0;
+	r = xsh_read_many(c->xs, want, n_want, got, &failed);
+	if (r < 0 && failed < n_want)
+		snprintf(c->failed, sizeof(c->failed), "%s", want[failed]);
+	else if (r < 0) {
+		/* The whole call failed (timed out): name what it was reading. */
+		size_t off = 0;
+
+		for (size_t j = 0; j < n_want && off < sizeof(c->failed); j++)
+			off += (size_t)snprintf(c->failed + off, sizeof(c->failed) - off, "%s%s", j ? ", " : "",
+						want[j]);
+	}
+	if (r < 0)
+		return r;
+	for (size_t j = 0; j < n_want; j++)
+		ret[at[j]] = got[j];
 	return 0;
 }
 

@@ -56,8 +56,11 @@ const char *cfg_source_name(const struct cfg *c);
 const char *cfg_key_path(const struct cfg *c, enum cfg_key key, const char *arg, char *buf, size_t len);
 
 /* Reads keys[0..n) into ret[0..n): malloc'd strings, NULL when absent.
- * The qubes-netvm-* keys come in one QubesDB round trip (MULTIREAD). On
- * error nothing is returned and cfg_failed_path() names what failed. */
+ * QubesDB: the qubes-netvm-* keys come in one round trip (MULTIREAD of
+ * /qubes-netvm-), and so do the mapped-ip keys when both are asked for
+ * (of /mapped-ip/<arg>/); xenstore: all in one call on its thread. On
+ * error nothing is returned and cfg_failed_path() names what failed (a
+ * MULTIREAD as its prefix and "*"). */
 int cfg_read(struct cfg *c, const enum cfg_key *keys, size_t n, const char *arg, char **ret);
 const char *cfg_failed_path(const struct cfg *c);
 

@@ -11,7 +11,7 @@
 
 #define REPORT_TRIES 8
 
-enum op { OP_OPEN, OP_READ, OP_WRITE, OP_DIRECTORY, OP_REPORT };
+enum op { OP_OPEN, OP_READ, OP_WRITE, OP_DIRECTORY, OP_REPORT, OP_READ_MANY, OP_READ_LISTED };
 
 /* One call, owned by the worker once the caller gave up on it: all it
  * needs is in here, never on the caller's stack. */
@@ -24,6 +24,11 @@ struct call {
 	char *out;    /* OP_READ */
 	char **list;  /* OP_DIRECTORY */
 	unsigned n;
+	/* OP_READ_MANY: full paths; OP_READ_LISTED: names under path */
+	char **keys;
+	char **outs;  /* one per key, NULL when absent */
+	size_t n_keys;
+	size_t failed; /* the key whose read failed; n_keys: the listing */
 	bool done;
 };
 
@@ -52,13 +57,20 @@ static void call_free(struct call *c)
 	free(c->value2);
 	free(c->out);
 	free(c->list);
+	for (size_t i = 0; i < c->n_keys; i++) {
+		free(c->keys[i]);
+		if (c->outs)
+			free(c->outs[i]);
+	}
+	free(c->keys);
+	free(c->outs);
 	free(c);
 }
 
-static int do_read(struct xs_handle *h, struct call *c)
+static int read_value(struct xs_handle *h, const char *path, char **ret)
 {
 	unsigned int len = 0;
-	char *v = xs_read(h, XBT_NULL, c->path, &len);
+	char *v = xs_read(h, XBT_NULL, path, &len);
 
 	if (!v)
 		return negative_errno(); /* len is garbage here */
@@ -68,8 +80,62 @@ static int do_read(struct xs_handle *h, struct call *c)
 		free(v);
 		return -EINVAL;
 	}
-	c->out = v;
+	*ret = v;
 	return 0;
+}
+
+static void free_outs(struct call *c)
+{
+	for (size_t i = 0; i < c->n_keys; i++) {
+		free(c->outs[i]);
+		c->outs[i] = NULL;
+	}
+}
+
+/* Reads the keys c->keys[i] (under dir when it is not NULL) that want[i]
+ * allows; an absent one stays NULL, and the first other failure undoes
+ * the whole call. */
+static int read_keys(struct xs_handle *h, struct call *c, const char *dir, const bool *want)
+{
+	for (size_t i = 0; i < c->n_keys; i++) {
+		_cleanup_free_ char *joined = NULL;
+		int r;
+
+		if (want && !want[i])
+			continue;
+		if (dir && asprintf(&joined, "%s/%s", dir, c->keys[i]) < 0)
+			r = -ENOMEM;
+		else
+			r = read_value(h, dir ? joined : c->keys[i], &c->outs[i]);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			c->failed = i;
+			free_outs(c);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* One listing of c->path, then the wanted names that it holds: a name
+ * the listing does not show costs no round trip. */
+static int do_read_listed(struct xs_handle *h, struct call *c)
+{
+	_cleanup_free_ bool *want = calloc(c->n_keys ? c->n_keys : 1, sizeof(*want));
+	_cleanup_free_ char **names = NULL;
+	unsigned n = 0;
+
+	c->failed = c->n_keys;
+	if (!want)
+		return -ENOMEM;
+	names = xs_directory(h, XBT_NULL, c->path, &n);
+	if (!names)
+		return negative_errno();
+	for (size_t i = 0; i < c->n_keys; i++)
+		for (unsigned j = 0; j < n && !want[i]; j++)
+			want[i] = streq(names[j], c->keys[i]);
+	return read_keys(h, c, c->path, want);
 }
 
 static int do_report(struct xs_handle *h, struct call *c)
@@ -118,7 +184,13 @@ static void perform(struct xsh *x, struct call *c)
 		c->r = x->h ? 0 : negative_errno();
 		break;
 	case OP_READ:
-		c->r = do_read(x->h, c);
+		c->r = read_value(x->h, c->path, &c->out);
+		break;
+	case OP_READ_MANY:
+		c->r = read_keys(x->h, c, NULL, NULL);
+		break;
+	case OP_READ_LISTED:
+		c->r = do_read_listed(x->h, c);
 		break;
 	case OP_WRITE:
 		c->r = xs_write(x->h, XBT_NULL, c->path, c->value, strlen(c->value)) ? 0 : negative_errno();
@@ -151,6 +223,9 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&x->m);
 		c->done = true;
 		x->call = NULL;
+		/* Its caller gave up on it: nobody else will free it. */
+		if (x->stuck)
+			call_free(c);
 		pthread_cond_signal(&x->cv_done);
 	}
 	pthread_mutex_unlock(&x->m);
@@ -199,6 +274,28 @@ static struct call *call_new(enum op op, const char *path, const char *value, co
 		call_free(c);
 		return NULL;
 	}
+	return c;
+}
+
+/* A call over n keys: copies, so the worker may outlive the caller's. */
+static struct call *call_new_keys(enum op op, const char *path, const char *const *keys, size_t n)
+{
+	struct call *c = call_new(op, path, NULL, NULL);
+
+	if (!c)
+		return NULL;
+	c->keys = calloc(n ? n : 1, sizeof(*c->keys));
+	c->outs = calloc(n ? n : 1, sizeof(*c->outs));
+	c->failed = n;
+	if (!c->keys || !c->outs) {
+		call_free(c);
+		return NULL;
+	}
+	for (; c->n_keys < n; c->n_keys++)
+		if (!(c->keys[c->n_keys] = strdup(keys[c->n_keys]))) {
+			call_free(c);
+			return NULL;
+		}
 	return c;
 }
 
@@ -277,6 +374,11 @@ static int run_free(struct xsh *x, struct call *c, struct call *ret_copy)
 
 	if (!c)
 		return -ENOMEM;
+	if (x->stuck) {
+		/* Never handed to the worker: still ours. */
+		call_free(c);
+		return -ETIMEDOUT;
+	}
 	r = submit(x, c);
 	if (x->stuck)
 		return -ETIMEDOUT; /* c belongs to the worker now */
@@ -284,6 +386,7 @@ static int run_free(struct xsh *x, struct call *c, struct call *ret_copy)
 		*ret_copy = *c;
 		c->out = NULL;
 		c->list = NULL;
+		c->outs = NULL;
 	}
 	call_free(c);
 	return r;
@@ -339,6 +442,41 @@ int xsh_directory(struct xsh *x, const char *path, char ***ret, unsigned *ret_n)
 	*ret = res.list;
 	*ret_n = res.n;
 	return 0;
+}
+
+/* The values of a many-key call, or which key failed. */
+static int take_outs(struct xsh *x, struct call *c, size_t n, char **ret, size_t *ret_failed)
+{
+	struct call res = {};
+	int r;
+
+	if (ret_failed)
+		*ret_failed = n;
+	if (!c)
+		return -ENOMEM;
+	r = run_free(x, c, &res);
+	if (r < 0) {
+		/* -ETIMEDOUT: the worker still owns c, and nothing says which key. */
+		if (ret_failed && !x->stuck)
+			*ret_failed = res.failed;
+		/* The worker freed the values when it failed. */
+		free(res.outs);
+		return r;
+	}
+	memcpy(ret, res.outs, n * sizeof(*ret));
+	free(res.outs);
+	return 0;
+}
+
+int xsh_read_many(struct xsh *x, const char *const *paths, size_t n, char **ret, size_t *ret_failed)
+{
+	return take_outs(x, call_new_keys(OP_READ_MANY, NULL, paths, n), n, ret, ret_failed);
+}
+
+int xsh_read_listed(struct xsh *x, const char *dir, const char *const *names, size_t n, char **ret,
+		    size_t *ret_failed)
+{
+	return take_outs(x, call_new_keys(OP_READ_LISTED, dir, names, n), n, ret, ret_failed);
 }
 
 int xsh_hotplug_report(struct xsh *x, const char *dir, const char *status, const char *error)

@@ -32,6 +32,18 @@ int xsh_read_optional(struct xsh *h, const char *path, char **ret);
 /* Same as xsh_read for DIR "/" KEY. */
 int xsh_read_at(struct xsh *h, const char *dir, const char *key, char **ret);
 int xsh_write_at(struct xsh *h, const char *dir, const char *key, const char *value);
+/* Reads paths[0..n) in one call on the worker, bounded as one call:
+ * ret[i] malloc'd, NULL when the key is absent. The first other failure
+ * fails the whole call (ret untouched, what was read freed) and, if
+ * ret_failed is not NULL, sets it to the index of that key, or to n when
+ * no single key failed (-ETIMEDOUT, -ENOMEM). */
+int xsh_read_many(struct xsh *h, const char *const *paths, size_t n, char **ret, size_t *ret_failed);
+/* Like xsh_read_many for DIR "/" NAME, in the same single call preceded
+ * by one listing of dir: only the names it lists are read (the others
+ * give NULL at no cost). -ENOENT (ret_failed: n) when dir does not exist;
+ * a failed listing also names n. */
+int xsh_read_listed(struct xsh *h, const char *dir, const char *const *names, size_t n, char **ret,
+		    size_t *ret_failed);
 /* The names under path: *ret is one malloc'd block (free(*ret) frees all);
  * -ENOENT when path does not exist. */
 int xsh_directory(struct xsh *h, const char *path, char ***ret, unsigned *ret_n);

@@ -17,6 +17,8 @@
 
 extern char **environ;
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
 static int is_candidate(const struct dirent *d)
 {
 	return d->d_name[0] != '.';
@@ -25,6 +27,36 @@ static int is_candidate(const struct dirent *d)
 static int byte_order(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* What hooks_run runs: a regular file (after symlinks) we may execute. */
+static bool is_runnable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+bool hooks_present(const char *dir)
+{
+	_cleanup_(closedirp) DIR *d = NULL;
+	struct dirent *e;
+
+	d = opendir(dir);
+	if (!d)
+		/* Unreadable for another reason: say yes, and let hooks_run
+		 * report it as it always did. */
+		return errno != ENOENT && errno != ENOTDIR;
+	while ((e = readdir(d))) {
+		char path[4096];
+
+		if (!is_candidate(e))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (is_runnable(path))
+			return true;
+	}
+	return false;
 }
 
 #define HOOK_ARGS_MAX 6 /* FILE cmd ifname type [addr] NULL */
@@ -145,11 +177,10 @@ int hooks_run(const char *dir, const char *cmd, const char *ifname, const char *
 
 	for (int i = 0; i < n; i++) {
 		char path[4096];
-		struct stat st;
 		char *argv[HOOK_ARGS_MAX] = { path, (char *)cmd, (char *)ifname, (char *)type, (char *)addr, NULL };
 
 		snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
-		if (r == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0) {
+		if (r == 0 && is_runnable(path)) {
 			r = run_one(path, list[i]->d_name, argv, deadline, per_hook_ms);
 			ran++;
 		}

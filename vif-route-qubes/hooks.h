@@ -2,6 +2,7 @@
  * (Qubes: /rw/config/network-hooks.d) to act when a client connects. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Runs each executable regular file of dir (dot-files skipped), in byte
@@ -15,3 +16,7 @@
  * passed (the hooks after it not run), or -errno when dir cannot be read. */
 int hooks_run(const char *dir, const char *cmd, const char *ifname, const char *type, const char *addr,
 	      uint64_t deadline, unsigned per_hook_ms);
+/* Whether hooks_run(dir, ...) would run a hook now, by the same rules:
+ * the hooks' arguments are worth reading only then. Also true when dir
+ * exists but cannot be read (hooks_run then warns). */
+bool hooks_present(const char *dir);

@@ -311,14 +311,6 @@ int vif_input_from_store(const struct vif_store *s, struct vif_input *in)
 	return parse_nat(s, in);
 }
 
-static bool listed(char **names, unsigned n, const char *name)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (streq(names[i], name))
-			return true;
-	return false;
-}
-
 /* The first token of ip that is an IPv4 address, canonical; false if none. */
 static bool first_ipv4(const char *ip, char buf[static IP_ADDR_STRLEN])
 {
@@ -375,48 +367,36 @@ static int read_mapped(struct cfg *cfg, const char *ip4, uint64_t until, struct 
 	return 0;
 }
 
-int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
+int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend, bool need_type,
 		   uint64_t mapped_until, struct vif_store *ret)
 {
 	char ip4[IP_ADDR_STRLEN];
 	static const enum cfg_key domain_keys[] = { CFG_GATEWAY, CFG_GATEWAY6, CFG_HARDEN };
-	struct {
-		const char *key;
-		char **dest;
-	} backend_keys[] = {
-		{ "ip", &ret->ip },
-		{ "mac", &ret->mac },
-		{ "type", &ret->type },
-		{ "vifname", &ret->vifname },
-	};
-	_cleanup_free_ char **names = NULL;
+	/* type last: it is left out when no hook would get it */
+	static const char *const backend_keys[] = { "ip", "mac", "vifname", "type" };
+	char *backend[ELEMENTSOF(backend_keys)] = {};
+	size_t n_backend = ELEMENTSOF(backend_keys) - !need_type;
 	char *domain[ELEMENTSOF(domain_keys)];
-	unsigned n_names = 0;
+	size_t failed;
 	int r;
 
 	*ret = (struct vif_store){};
-	/* One listing says the directory exists, and which of its keys to read. */
-	r = xsh_directory(xs, xenbus_path, &names, &n_names);
-	if (r == -ENOENT && !need_backend)
+	/* One listing says the directory exists, and which of its keys to
+	 * read; all in one call to xenstore's thread. */
+	r = xsh_read_listed(xs, xenbus_path, backend_keys, n_backend, backend, &failed);
+	if (r == -ENOENT && failed == n_backend && !need_backend)
 		log_warning("the backend directory %s does not exist in xenstore", xenbus_path);
-	else if (r == -ENOENT)
+	else if (r == -ENOENT && failed == n_backend)
 		return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "the backend directory %s does not exist in xenstore",
 				       xenbus_path);
-	else if (r < 0)
+	else if (r < 0 && failed == n_backend)
 		return log_error_errno(r, "cannot list xenstore directory '%s'", xenbus_path);
-
-	for (size_t i = 0; i < ELEMENTSOF(backend_keys); i++) {
-		char path[XENBUS_PATH_MAX + 64];
-
-		if (!listed(names, n_names, backend_keys[i].key))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", xenbus_path, backend_keys[i].key);
-		r = xsh_read_optional(xs, path, backend_keys[i].dest);
-		if (r < 0) {
-			vif_store_done(ret);
-			return log_error_errno(r, "cannot read xenstore key '%s'", path);
-		}
-	}
+	else if (r < 0)
+		return log_error_errno(r, "cannot read xenstore key '%s/%s'", xenbus_path, backend_keys[failed]);
+	ret->ip = backend[0];
+	ret->mac = backend[1];
+	ret->vifname = backend[2];
+	ret->type = backend[3];
 
 	if (!cfg)
 		return 0;

@@ -102,7 +102,9 @@ struct cfg;
  * failure is an error naming the source and the key. mapped_until: when
  * non-zero and the client has an IPv4 but neither of its mapped-ip keys
  * exists yet, wait until then for dom0 to write them (QubesDB only; the
- * xenstore source never waits). */
-int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend,
+ * xenstore source never waits). need_type: read the backend's type (only
+ * network hooks get it; without it, type stays NULL and vif_input_from_store
+ * says "vif"). */
+int vif_store_read(struct xsh *xs, struct cfg *cfg, const char *xenbus_path, bool need_backend, bool need_type,
 		   uint64_t mapped_until, struct vif_store *ret);
 void vif_store_done(struct vif_store *s);

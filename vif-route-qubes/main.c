@@ -16,6 +16,7 @@
 #include "deadline.h"
 #include "flock.h"
 #include "fw_antispoof.h"
+#include "hooks.h"
 #include "input.h"
 #include "json.h"
 #include "log.h"
@@ -278,6 +279,7 @@ static void warn_if_nftables(const struct ctx *c)
 static int read_store(struct ctx *c)
 {
 	struct vif_store store;
+	bool need_type;
 	int r;
 
 	/* Only a real online waits for dom0: a dry run or status says what
@@ -286,7 +288,10 @@ static int read_store(struct ctx *c)
 					? deadline_within(c->deadline, c->mapped_ip_wait_ms)
 					: 0;
 
-	r = vif_store_read(c->xs, c->cfg, c->in.xenbus_path, c->in.cmd != VIF_CMD_OFFLINE, mapped_until, &store);
+	/* The type goes to the hooks, and to a dry run's description of them. */
+	need_type = c->dry_run || hooks_present(c->hooks_dir);
+	r = vif_store_read(c->xs, c->cfg, c->in.xenbus_path, c->in.cmd != VIF_CMD_OFFLINE, need_type, mapped_until,
+			   &store);
 	if (r < 0)
 		return r;
 	r = vif_input_from_store(&store, &c->in);

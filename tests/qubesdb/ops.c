@@ -267,6 +267,8 @@ void conn_process(struct qdbd *d, struct conn *c)
 		if (d->verbose)
 			daemon_log("conn %u: %s '%s' (%zu bytes)", c->id, qdb_type_name(r.hdr.type),
 				   r.hdr.path, r.len);
+		if (d->request_log >= 0)
+			dprintf(d->request_log, "%s %s\n", qdb_type_name(r.hdr.type), r.hdr.path);
 		rc = op->fn(&r);
 		conn_in_consume(c, sizeof(r.hdr) + r.len);
 		if (rc < 0)

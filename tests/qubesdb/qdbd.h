@@ -80,6 +80,7 @@ struct qdbd {
 	const char *stall;    /* --stall PREFIX, or NULL */
 	const char *oversize; /* --oversize PREFIX, or NULL */
 	const char *truncate; /* --truncate PREFIX, or NULL */
+	int request_log;      /* --request-log FILE, or -1 */
 };
 
 /* util.c */

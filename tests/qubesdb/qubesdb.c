@@ -3,12 +3,14 @@
  * round of the poll() loop does with the connections; the socket,
  * --daemon, the pid file, signals and the loop itself are
  * tests/lib/daemon.c's. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "qdbd.h"
 
@@ -22,6 +24,7 @@ struct opts {
 	const char *stall;
 	const char *oversize;
 	const char *truncate;
+	const char *request_log;
 	/* "PATH=VALUE", checked. Not on the heap: the parent of --daemon
 	 * leaves with _exit(). */
 	const char *sets[MAX_SETS];
@@ -128,7 +131,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: test-qubesdb --socket PATH [--daemon] [--pid-file FILE] [--set PATH=VALUE]...\n"
 	      "                    [--split N] [--events] [--stall PREFIX] [--oversize PREFIX]\n"
-	      "                    [--truncate PREFIX] [-v]\n"
+	      "                    [--truncate PREFIX] [--request-log FILE] [-v]\n"
 	      "A qubesdb-daemon for tests: in memory, on a Unix socket, no Qubes needed.\n"
 	      "Clients reach it with QUBESDB_SOCKET=PATH (qdb-tool).\n"
 	      "  --socket PATH      where to listen (required)\n"
@@ -136,6 +139,8 @@ static void usage(FILE *f)
 	      "  --pid-file FILE    write the pid of the serving process\n"
 	      "  --set PATH=VALUE   a key to start with (repeatable)\n"
 	      "  -v, --verbose      log each request to stderr\n"
+	      "  --request-log FILE append a line \"TYPE PATH\" to FILE for each request\n"
+	      "                     answered (tests count round trips with it)\n"
 	      "Misbehaviour, to test clients against:\n"
 	      "  --split N          send replies in pieces of at most N bytes, one write each,\n"
 	      "                     200 us apart (header and value are always separate writes)\n"
@@ -181,6 +186,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stall", required_argument, NULL, 'S' },
 		{ "oversize", required_argument, NULL, 'O' },
 		{ "truncate", required_argument, NULL, 'T' },
+		{ "request-log", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, r;
@@ -224,6 +230,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'T':
 			o->truncate = optarg;
 			break;
+		case 'R':
+			o->request_log = optarg;
+			break;
 		default:
 			r = daemon_opt(&o->d, ch, optarg, usage);
 			if (r != 0)
@@ -255,10 +264,18 @@ static int run(const struct opts *o)
 		.stall = o->stall,
 		.oversize = o->oversize,
 		.truncate = o->truncate,
+		.request_log = -1,
 	};
 	struct daemon_ctx dc;
 	int r;
 
+	if (o->request_log) {
+		d.request_log = open(o->request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (d.request_log < 0) {
+			daemon_log("cannot open %s: %s", o->request_log, strerror(errno));
+			return -errno;
+		}
+	}
 	r = daemon_open(&dc, &o->d);
 	if (r < 0)
 		return r;
@@ -276,6 +293,8 @@ static int run(const struct opts *o)
 		conn_free(c);
 	}
 	store_free(&d.store);
+	if (d.request_log >= 0)
+		close(d.request_log);
 	daemon_close(&dc);
 	return r;
 }

@@ -103,6 +103,112 @@ START_TEST(test_hostile_daemon)
 }
 END_TEST
 
+/* The daemon again, at the same socket, logging each request it answers
+ * to *ret_log (the caller frees the name). */
+static void restart_logging(const char *const *sets, char **ret_log)
+{
+	const char *sock = getenv("QUBESDB_SOCKET");
+	const char *argv[16] = { "--request-log", NULL };
+	size_t n = 2;
+
+	ck_assert_int_ge(asprintf(ret_log, "%s/requests", tl_qubesdb_dir()), 0);
+	argv[1] = *ret_log;
+	for (size_t i = 0; sets[i]; i++) {
+		ck_assert_uint_lt(n + 2, ELEMENTSOF(argv));
+		argv[n++] = "--set";
+		argv[n++] = sets[i];
+	}
+	tl_qubesdb_stop(qdb);
+	unlink(sock);
+	qdb = tl_qubesdb_start(sock, argv);
+}
+
+/* What the daemon answered since the last call, and forget it. */
+static char *requests(const char *log)
+{
+	return tl_sh("cat '%s'; : > '%s'", log, log);
+}
+
+/* A client's two mapped-ip keys in one MULTIREAD of its own subtree: the
+ * trailing slash keeps 10.137.0.30's keys out, and only exact paths are
+ * taken (not visible-ip-old). */
+START_TEST(test_mapped_ip_one_multiread)
+{
+	static const enum cfg_key keys[] = { CFG_VISIBLE_IP, CFG_VISIBLE_GATEWAY };
+	static const char *const sets[] = {
+		"/mapped-ip/10.137.0.3/visible-ip=10.137.0.99",
+		"/mapped-ip/10.137.0.3/visible-ip-old=10.137.0.98",
+		"/mapped-ip/10.137.0.3/visible-gateway=10.137.0.100",
+		"/mapped-ip/10.137.0.30/visible-ip=10.137.0.130",
+		"/mapped-ip/10.137.0.30/visible-gateway=10.137.0.131",
+		NULL,
+	};
+	_cleanup_free_ char *log = NULL, *got = NULL;
+	char *v[ELEMENTSOF(keys)];
+	struct cfg *c = NULL;
+
+	restart_logging(sets, &log);
+	ck_assert_int_eq(cfg_open(CFG_SOURCE_QUBESDB, NULL, now_ms() + 5000, &c), 0);
+
+	ck_assert_int_eq(cfg_read(c, keys, ELEMENTSOF(keys), "10.137.0.3", v), 0);
+	ck_assert_str_eq(v[0], "10.137.0.99");
+	ck_assert_str_eq(v[1], "10.137.0.100");
+	free(v[0]);
+	free(v[1]);
+	got = requests(log);
+	ck_assert_str_eq(got, "MULTIREAD /mapped-ip/10.137.0.3/\n");
+	free(got);
+
+	/* A client with only one of them, and one with none. */
+	ck_assert_int_eq(cfg_read(c, keys, ELEMENTSOF(keys), "10.137.0.4", v), 0);
+	ck_assert_ptr_null(v[0]);
+	ck_assert_ptr_null(v[1]);
+	free(tl_sh("'%s' rm /mapped-ip/10.137.0.30/visible-gateway", tl_prog("TEST_QDB_TOOL")));
+	ck_assert_int_eq(cfg_read(c, keys, ELEMENTSOF(keys), "10.137.0.30", v), 0);
+	ck_assert_str_eq(v[0], "10.137.0.130");
+	ck_assert_ptr_null(v[1]);
+	free(v[0]);
+	got = requests(log);
+	ck_assert_str_eq(got, "MULTIREAD /mapped-ip/10.137.0.4/\nRM /mapped-ip/10.137.0.30/visible-gateway\n"
+			      "MULTIREAD /mapped-ip/10.137.0.30/\n");
+	free(got);
+
+	/* One key alone is one READ, as before. */
+	ck_assert_int_eq(cfg_read(c, keys, 1, "10.137.0.3", v), 0);
+	ck_assert_str_eq(v[0], "10.137.0.99");
+	free(v[0]);
+	got = requests(log);
+	ck_assert_str_eq(got, "READ /mapped-ip/10.137.0.3/visible-ip\n");
+	cfg_close(c);
+}
+END_TEST
+
+/* What an online asks for its gateways and the hardening service: the
+ * qubes-netvm-* keys in one MULTIREAD, the service key (whose prefix could
+ * hold any number of services) with a READ of its own. */
+START_TEST(test_domain_keys_requests)
+{
+	static const enum cfg_key keys[] = { CFG_GATEWAY, CFG_GATEWAY6, CFG_HARDEN };
+	static const char *const sets[] = { "/qubes-netvm-gateway=10.138.0.1",
+					    "/qubes-service/harden-network-interfaces=1", NULL };
+	_cleanup_free_ char *log = NULL, *got = NULL;
+	char *v[ELEMENTSOF(keys)];
+	struct cfg *c = NULL;
+
+	restart_logging(sets, &log);
+	ck_assert_int_eq(cfg_open(CFG_SOURCE_QUBESDB, NULL, now_ms() + 5000, &c), 0);
+	ck_assert_int_eq(cfg_read(c, keys, ELEMENTSOF(keys), NULL, v), 0);
+	ck_assert_str_eq(v[0], "10.138.0.1");
+	ck_assert_ptr_null(v[1]);
+	ck_assert_str_eq(v[2], "1");
+	free(v[0]);
+	free(v[2]);
+	got = requests(log);
+	ck_assert_str_eq(got, "MULTIREAD /qubes-netvm-\nREAD /qubes-service/harden-network-interfaces\n");
+	cfg_close(c);
+}
+END_TEST
+
 /* A QubesDB that is named but not there: an error, never xenstore. */
 START_TEST(test_no_fallback)
 {
@@ -152,6 +258,8 @@ int main(void)
 	tcase_add_test(tc, test_read_from_qubesdb);
 	tcase_add_test(tc, test_wait_for_key);
 	tcase_add_test(tc, test_hostile_daemon);
+	tcase_add_test(tc, test_mapped_ip_one_multiread);
+	tcase_add_test(tc, test_domain_keys_requests);
 	tcase_add_test(tc, test_no_fallback);
 	tcase_add_test(tc, test_xenstore_source);
 	suite_add_tcase(s, tc);
