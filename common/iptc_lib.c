@@ -43,8 +43,8 @@ static const char *soname_of(const char *soname, const char *fault_var)
 
 static int load_failed(const char *soname)
 {
-	static char text[256];
 	const char *why = dlerror();
+	char text[256];
 
 	snprintf(text, sizeof(text), "cannot load %s: %s", soname, why ? why : "unknown error");
 	log_set_errno_text(-ELIBACC, text);
