@@ -1,7 +1,8 @@
 /* libiptc transactions on one table of one family, under the xtables lock,
- * and the handle operations the tools need. libip4tc and libip6tc are both
- * linked; struct ipt_table says which one a handle belongs to. errno is read
- * right after each failing libiptc call and returned as -errno. */
+ * and the handle operations the tools need. libip4tc and libip6tc are loaded
+ * when a table of their family is first opened (iptc_lib.h); struct
+ * ipt_table says which one a handle belongs to. errno is read right after
+ * each failing libiptc call and returned as -errno. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -15,12 +16,15 @@
 #include <libiptc/libiptc.h>
 
 #include "ipt.h"
+#include "iptc_lib.h"
 #include "util.h"
 
 #define IPT_COMMIT_ATTEMPTS 50
 
 struct ipt_table {
 	int family;
+	const struct iptc_lib *l4;  /* AF_INET */
+	const struct ip6tc_lib *l6; /* AF_INET6 */
 	struct xtc_handle *h;
 };
 
@@ -39,27 +43,27 @@ static bool is4(const struct ipt_table *t)
 /* 0 for a failing libiptc call, with errno as libiptc left it. */
 static int tc_is_chain(struct ipt_table *t, const char *c)
 {
-	return is4(t) ? iptc_is_chain(c, t->h) : ip6tc_is_chain(c, t->h);
+	return is4(t) ? t->l4->is_chain(c, t->h) : t->l6->is_chain(c, t->h);
 }
 
 static int tc_check(struct ipt_table *t, const xt_chainlabel c, const void *e, unsigned char *mask)
 {
-	return is4(t) ? iptc_check_entry(c, e, mask, t->h) : ip6tc_check_entry(c, e, mask, t->h);
+	return is4(t) ? t->l4->check_entry(c, e, mask, t->h) : t->l6->check_entry(c, e, mask, t->h);
 }
 
 static int tc_delete(struct ipt_table *t, const xt_chainlabel c, const void *e, unsigned char *mask)
 {
-	return is4(t) ? iptc_delete_entry(c, e, mask, t->h) : ip6tc_delete_entry(c, e, mask, t->h);
+	return is4(t) ? t->l4->delete_entry(c, e, mask, t->h) : t->l6->delete_entry(c, e, mask, t->h);
 }
 
 static int tc_insert(struct ipt_table *t, const xt_chainlabel c, const void *e, unsigned pos)
 {
-	return is4(t) ? iptc_insert_entry(c, e, pos, t->h) : ip6tc_insert_entry(c, e, pos, t->h);
+	return is4(t) ? t->l4->insert_entry(c, e, pos, t->h) : t->l6->insert_entry(c, e, pos, t->h);
 }
 
 static int tc_append(struct ipt_table *t, const xt_chainlabel c, const void *e)
 {
-	return is4(t) ? iptc_append_entry(c, e, t->h) : ip6tc_append_entry(c, e, t->h);
+	return is4(t) ? t->l4->append_entry(c, e, t->h) : t->l6->append_entry(c, e, t->h);
 }
 
 /* ---- the transaction ---- */
@@ -93,9 +97,16 @@ static int modprobe(const char *module)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+/* The family's library, loaded by the first table opened (-ELIBACC when it
+ * cannot be). */
+static int table_lib(struct ipt_table *t)
+{
+	return is4(t) ? iptc_lib_load(&t->l4) : ip6tc_lib_load(&t->l6);
+}
+
 static int table_init(struct ipt_table *t, const char *table)
 {
-	t->h = is4(t) ? iptc_init(table) : ip6tc_init(table);
+	t->h = is4(t) ? t->l4->init(table) : t->l6->init(table);
 	return t->h ? 0 : negative_errno();
 }
 
@@ -104,15 +115,15 @@ static void table_free(struct ipt_table *t)
 	if (!t->h)
 		return;
 	if (is4(t))
-		iptc_free(t->h);
+		t->l4->free(t->h);
 	else
-		ip6tc_free(t->h);
+		t->l6->free(t->h);
 	t->h = NULL;
 }
 
 static int table_commit(struct ipt_table *t)
 {
-	int ok = is4(t) ? iptc_commit(t->h) : ip6tc_commit(t->h);
+	int ok = is4(t) ? t->l4->commit(t->h) : t->l6->commit(t->h);
 
 	return ok ? 0 : negative_errno();
 }
@@ -126,6 +137,9 @@ int ipt_read(int family, const char *table, ipt_edit_fn edit, void *userdata)
 		return -EAFNOSUPPORT;
 	if (!table || strnlen(table, XT_TABLE_MAXNAMELEN) >= XT_TABLE_MAXNAMELEN)
 		return -EINVAL;
+	r = table_lib(&t);
+	if (r < 0)
+		return r;
 	/* A snapshot: libiptc's init retries by itself when the table changes
 	 * between its two reads, and nothing is committed, so no lock. */
 	r = table_init(&t, table);
@@ -153,6 +167,10 @@ int ipt_transaction_timed(int family, const char *table, unsigned lock_timeout_m
 		return -EAFNOSUPPORT;
 	if (!table || strnlen(table, XT_TABLE_MAXNAMELEN) >= XT_TABLE_MAXNAMELEN)
 		return -EINVAL;
+	/* Before the lock: loading takes none of the other writers' time. */
+	r = table_lib(&t);
+	if (r < 0)
+		return r;
 
 	lock = xt_lock_acquire(lock_timeout_ms);
 	if (lock < 0)
@@ -297,7 +315,7 @@ int ipt_chain_create(struct ipt_table *t, const char *chain)
 
 	if (k < 0)
 		return k;
-	ok = is4(t) ? iptc_create_chain(c, t->h) : ip6tc_create_chain(c, t->h);
+	ok = is4(t) ? t->l4->create_chain(c, t->h) : t->l6->create_chain(c, t->h);
 	return ok ? 0 : negative_errno();
 }
 
@@ -308,7 +326,7 @@ int ipt_chain_flush(struct ipt_table *t, const char *chain)
 
 	if (k < 0)
 		return k;
-	ok = is4(t) ? iptc_flush_entries(c, t->h) : ip6tc_flush_entries(c, t->h);
+	ok = is4(t) ? t->l4->flush_entries(c, t->h) : t->l6->flush_entries(c, t->h);
 	return ok ? 0 : negative_errno();
 }
 
@@ -395,9 +413,9 @@ int ipt_chain_rules(struct ipt_table *t, const char *chain, struct ipt_rule_view
 	k = existing_chain(t, chain, c);
 	if (k < 0)
 		return k;
-	for (const void *e = is4(t) ? (const void *)iptc_first_rule(c, t->h) : (const void *)ip6tc_first_rule(c, t->h);
-	     e; e = is4(t) ? (const void *)iptc_next_rule(e, t->h) : (const void *)ip6tc_next_rule(e, t->h)) {
-		const char *target = is4(t) ? iptc_get_target(e, t->h) : ip6tc_get_target(e, t->h);
+	for (const void *e = is4(t) ? (const void *)t->l4->first_rule(c, t->h) : (const void *)t->l6->first_rule(c, t->h);
+	     e; e = is4(t) ? (const void *)t->l4->next_rule(e, t->h) : (const void *)t->l6->next_rule(e, t->h)) {
+		const char *target = is4(t) ? t->l4->get_target(e, t->h) : t->l6->get_target(e, t->h);
 		bool user_chain = target && *target && tc_is_chain(t, target);
 
 		if (n == cap) {
@@ -432,7 +450,7 @@ int ipt_dnat_list(struct ipt_table *t, const char *chain, struct ipt_dnat_rule *
 	k = existing_chain(t, chain, c);
 	if (k < 0)
 		return k;
-	for (e = iptc_first_rule(c, t->h); e; e = iptc_next_rule(e, t->h), n++) {
+	for (e = t->l4->first_rule(c, t->h); e; e = t->l4->next_rule(e, t->h), n++) {
 		struct ipt_dnat_rule d;
 
 		if (ipt_dnat_rule_decode(e, &d) < 0)

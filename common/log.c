@@ -11,6 +11,8 @@ static char last_error[512];
 static size_t last_error_prefix_len; /* the prefix it starts with */
 static bool demote_errors;
 static char log_prefix[64];
+static int errno_text_errno;
+static char errno_text[256];
 
 void log_set_prefix(const char *prefix)
 {
@@ -47,6 +49,17 @@ int log_get_max_level(void)
 	return log_max_level;
 }
 
+void log_set_errno_text(int r, const char *text)
+{
+	errno_text_errno = text ? -r : 0;
+	snprintf(errno_text, sizeof(errno_text), "%s", text ? text : "");
+}
+
+static const char *errno_string(int e)
+{
+	return e == errno_text_errno && errno_text[0] ? errno_text : strerror(e);
+}
+
 int errno_from_synthetic(int r)
 {
 	if (r <= -(1 << 24))
@@ -74,7 +87,7 @@ int log_full(int level, int r, const char *fmt, ...)
 	va_end(ap);
 	n = strlen(msg);
 	if (r < 0 && !synthetic && n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(e));
+		snprintf(msg + n, sizeof(msg) - n, ": %s", errno_string(e));
 	/* hotplug-error and syslog get one printable line, whatever bytes an
 	 * untrusted value brought in. */
 	for (char *p = msg; *p; p++)

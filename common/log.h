@@ -46,6 +46,12 @@ void log_demote_errors(bool on);
 const char *log_last_error_unprefixed(void);
 void log_reset_last_error(void);
 
+/* For an errno whose strerror() text says too little (ELIBACC: which
+ * library, and why not), the code that returns it leaves the text to log
+ * instead; every later message logged with -e shows it. One errno at a
+ * time; NULL forgets it. Not logging: the caller still decides. */
+void log_set_errno_text(int r, const char *text);
+
 /* Errors built from bad input carry no errno text: pass this as r to get
  * the message alone, and the function still returns -EINVAL. */
 #define SYNTHETIC_ERRNO(e) (-(1 << 24) - (e))

@@ -191,6 +191,20 @@ stripped_with_dbgsym() {
 }
 check "programs stripped, their debug symbols in the -dbgsym package" stripped_with_dbgsym
 
+# libiptc is dlopen'ed (x_tables generation only): not linked, so the
+# package has to name it itself.
+iptc_depends() {
+	local prog lib dep
+	for prog in /usr/sbin/vif-route-qubes /usr/sbin/qubes-setup-dnat-to-ns; do
+		readelf -d "x/pkg$prog" | grep -E 'NEEDED.*libip[46]tc' && fail "$prog links libiptc"
+	done
+	dep=$(dpkg-deb -f "$deb" Depends)
+	for lib in libip4tc2 libip6tc2; do
+		grep -Eq "(^|, )$lib( |,|$)" <<<"$dep" || fail "Depends does not name $lib: $dep"
+	done
+}
+check "libiptc not linked, libip4tc2 and libip6tc2 in Depends" iptc_depends
+
 udev_example_only() {
 	contents | grep -x 'usr/share/doc/qubes-vif-tools/examples/80-qubes-vif-route.rules' >/dev/null ||
 		fail "no udev example"
