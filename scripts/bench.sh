@@ -19,10 +19,31 @@
 # of issue 13; NAT mode's extra latency; the breakdowns) and saves them
 # (with the machine and date) to build-bench/bench-results.md. Not a
 # test: it measures.
-#   scripts/bench.sh [CYCLES]        (default 100)
+# --before DIR: DIR is the build directory of an earlier checkout; every
+# timed run is made by both builds in turn (qvt-bench --before), and a
+# table gives each row's median before and after.
+#   scripts/bench.sh [CYCLES] [--before BUILD_DIR]        (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cycles=${1:-100}
+cycles=100
+before=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--before)
+		[ $# -ge 2 ] && [ -x "$2/vif-route-qubes/vif-route-qubes" ] || {
+			echo "bench.sh: --before wants a build directory with vif-route-qubes/vif-route-qubes" >&2
+			exit 2
+		}
+		before=(--before "$(realpath "$2")/vif-route-qubes/vif-route-qubes"
+			--before-dnat "$(realpath "$2")/setup-dnat-to-ns/qubes-setup-dnat-to-ns")
+		shift 2
+		;;
+	*)
+		cycles=$1
+		shift
+		;;
+	esac
+done
 
 scripts/install-deps.sh
 # The breakdown needs the phase timestamps (in the timed runs, with no log
@@ -42,7 +63,9 @@ tmp=$(mktemp -d /tmp/qvt-bench-rows.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 rows=$tmp/rows
 breakdowns=$tmp/breakdowns
+before_rows=$tmp/before
 : >"$rows"
+: >"$before_rows"
 : >"$breakdowns"
 runs=0
 # bench ARGS...: one qvt-bench run. Its rows go to $rows and its breakdown
@@ -52,8 +75,11 @@ bench() {
 	runs=$((runs + 1))
 	echo "bench.sh: run $runs: qvt-bench ${*//$PWD\//}" >&2
 	build-bench/tests/qvt-bench --vif-route build-bench/vif-route-qubes/vif-route-qubes \
-		--xenstored build-bench/tests/xenstored/test-xenstored --cycles "$cycles" "$@" >"$tmp/out"
-	sed '/^Breakdown/,$d' "$tmp/out" | { grep '^| ' || true; } >>"$rows"
+		--xenstored build-bench/tests/xenstored/test-xenstored --cycles "$cycles" ${before[@]+"${before[@]}"} "$@" \
+		>"$tmp/out"
+	sed '/^Breakdown/,$d' "$tmp/out" | { grep '^| ' || true; } >"$tmp/new"
+	grep -F -e ', before |' "$tmp/new" >>"$before_rows" || true
+	grep -v -F -e ', before |' "$tmp/new" >>"$rows" || true
 	if grep -q '^Breakdown' "$tmp/out"; then
 		echo >>"$breakdowns"
 		sed -n '/^Breakdown/,$p' "$tmp/out" >>"$breakdowns"
@@ -164,6 +190,18 @@ nat_summary() {
 					v[b, "offline", 0], v[b, "offline", 1], v[b, "offline", 1] - v[b, "offline", 0]
 		}' "$rows" | sort
 }
+# --before: each row's median for the earlier build and ours, measured in
+# turn in the same runs.
+before_after() {
+	echo "Before and after (--before ${before[1]%/vif-route-qubes/vif-route-qubes}; the two builds in turn in the same runs), medians in ms:"
+	echo
+	echo "| measurement | before | after | change |"
+	echo "|---|---:|---:|---:|"
+	awk -F' *[|] *' '
+		FNR == NR { l = $2; sub(/, before$/, "", l); b[l] = $3; next }
+		($2 in b) && b[$2] > 0 { printf "| %s | %s | %s | %+.0f%% |\n", $2, b[$2], $3, 100 * ($3 / b[$2] - 1) }' \
+		"$before_rows" "$rows"
+}
 {
 	echo
 	summary
@@ -172,6 +210,10 @@ nat_summary() {
 	echo
 	nat_summary
 	echo
+	if [ -s "$before_rows" ]; then
+		before_after
+		echo
+	fi
 	echo "Where one run's time goes: the program's phase timestamps, from $cycles more online+offline cycles per breakdown run after the timed ones (the rows above are measured with the log off)."
 	cat "$breakdowns"
 } | tee -a "$tmp/results"

@@ -9,7 +9,7 @@
  *   qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C]
  *             [--conntrack] [--dnat PATH] [--qubesdb PATH [--nat]]
  *             [--nft-base PATH] [--empty-static PATH] [--empty-dynamic PATH]
- *             [--version-rows] [--phases] [--smoke]
+ *             [--version-rows] [--phases] [--smoke] [--before PATH [--before-dnat PATH]]
  *
  * --nft-base PATH: the nftables generation (Qubes R4.2+): the base ruleset
  * at PATH is loaded with nft(8) into the namespace before any vif, so the
@@ -35,6 +35,12 @@
  * program must be built with -Dphase_times=true, or the bench fails. Each
  * run's log gives the time spent in each phase, which are printed as a
  * table of medians per phase, online and offline.
+ * --before PATH (and --before-dnat PATH): an earlier build's vif-route-qubes
+ * (and qubes-setup-dnat-to-ns, for its --version row): every online and
+ * offline cycle, and every --version spawn, is made by both builds in
+ * turn, and each row comes again for the earlier build, labelled
+ * ", before". Interleaved, a before/after comparison survives the drift of
+ * a shared machine that separate runs minutes apart do not.
  * --smoke: run as a test (exit 77, "skipped", without privileges unless
  * CI=true).
  * --qubesdb PATH: the domain's keys in the test QubesDB daemon at PATH (as
@@ -75,6 +81,11 @@
 extern char **environ;
 
 static const char *vif_route;
+/* --before PATH, --before-dnat PATH: an earlier build's programs, run
+ * alternately with ours (see main). */
+static const char *vif_route_before, *dnat_before;
+/* The vif-route-qubes run_vif spawns. */
+static const char *vif_prog;
 static const char *xenstored;
 static const char *qubesdb;
 static const char *nft_base;
@@ -161,7 +172,7 @@ static double run_timed(char *const argv[], int ok1, int ok2, long *rss, struct 
 	return (t1 - t0) / 1e3;
 }
 
-static long vif_rss, dnat_rss;
+static long vif_rss, dnat_rss, before_rss;
 
 static const char *backend_name(void)
 {
@@ -232,14 +243,15 @@ static bool child_log_has(const char *s)
  * with ret_span, when it was spawned and reaped). */
 static double run_vif(unsigned domid, const char *cmd, struct span *ret_span)
 {
-	char vif[32], xb[64], *argv[] = { (char *)vif_route, (char *)cmd, (char *)"type_if=vif", NULL };
+	char vif[32], xb[64], *argv[] = { (char *)(vif_prog ? vif_prog : vif_route), (char *)cmd, (char *)"type_if=vif",
+					  NULL };
 	double t;
 
 	snprintf(vif, sizeof(vif), "vif%u.0", domid);
 	snprintf(xb, sizeof(xb), "backend/vif/%u/0", domid);
 	setenv("vif", vif, 1);
 	setenv("XENBUS_PATH", xb, 1);
-	t = run_timed(argv, 0, 0, &vif_rss, ret_span);
+	t = run_timed(argv, 0, 0, vif_prog && vif_prog == vif_route_before ? &before_rss : &vif_rss, ret_span);
 	if (t < 0)
 		fprintf(stderr, "qvt-bench: vif-route-qubes %s %s failed\n", cmd, vif);
 	/* From QubesDB, an online whose client lacks its mapped-ip keys
@@ -829,6 +841,32 @@ static void spawn_row(const char *label, const char *path, const char *arg, unsi
 	row(label, v, cycles, rss);
 }
 
+/* spawn_row for ours and, alternately in the same loop, an earlier
+ * build's (the row labelled LABEL ", before"). */
+static void spawn_rows_vs(const char *label, const char *path, const char *before, const char *arg, unsigned cycles,
+			  double *v, double *vb)
+{
+	char *argv[] = { (char *)path, (char *)arg, NULL }, *argv_b[] = { (char *)before, (char *)arg, NULL };
+	char lb[160];
+	long rss = 0, rss_b = 0;
+
+	for (unsigned i = 0; i < cycles; i++) {
+		/* Each goes first in every other cycle: neither gets a warmer start. */
+		if (i % 2)
+			vb[i] = run_timed(argv_b, 0, 0, &rss_b, NULL);
+		v[i] = run_timed(argv, 0, 0, &rss, NULL);
+		if (!(i % 2))
+			vb[i] = run_timed(argv_b, 0, 0, &rss_b, NULL);
+		if (v[i] < 0 || vb[i] < 0) {
+			fprintf(stderr, "qvt-bench: %s did not exit 0\n", label);
+			exit(1);
+		}
+	}
+	row(label, v, cycles, rss);
+	snprintf(lb, sizeof(lb), "%s, before", label);
+	row(lb, vb, cycles, rss_b);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -842,6 +880,8 @@ int main(int argc, char **argv)
 		{ "empty-dynamic", required_argument, NULL, 'D' },
 		{ "version-rows", no_argument, NULL, 'V' },
 		{ "phases", no_argument, NULL, 'P' },
+		{ "before", required_argument, NULL, 'B' },
+		{ "before-dnat", required_argument, NULL, 'b' },
 		{ "smoke", no_argument, NULL, 's' },
 		{ "qubesdb", required_argument, NULL, 'q' },
 		{ "nft-base", required_argument, NULL, 'N' },
@@ -852,7 +892,7 @@ int main(int argc, char **argv)
 	bool conntrack = false, version_rows = false, phases = false, smoke = false;
 	const char *dnat = NULL, *empty_static = NULL, *empty_dynamic = NULL;
 	char path[96], label[128], *breakdown = NULL;
-	double *on, *off, *cyc;
+	double *on, *off, *cyc, *on_b, *off_b, *cyc_b;
 	struct xs_handle *h;
 	pid_t xs, qdb = 0;
 	int opt, qfd = -1;
@@ -886,6 +926,12 @@ int main(int argc, char **argv)
 		case 'V':
 			version_rows = true;
 			break;
+		case 'B':
+			vif_route_before = optarg;
+			break;
+		case 'b':
+			dnat_before = optarg;
+			break;
 		case 'P':
 			phases = true;
 			break;
@@ -908,7 +954,8 @@ int main(int argc, char **argv)
 	if (!vif_route || !xenstored || cycles == 0 || others > 20000) {
 		fprintf(stderr, "usage: qvt-bench --vif-route PATH --xenstored PATH [--others N] [--cycles C] "
 				"[--conntrack] [--dnat PATH] [--qubesdb PATH [--nat]] [--nft-base PATH] "
-				"[--empty-static PATH] [--empty-dynamic PATH] [--version-rows] [--phases] [--smoke]\n");
+				"[--empty-static PATH] [--empty-dynamic PATH] [--version-rows] [--phases] [--smoke] "
+				"[--before PATH [--before-dnat PATH]]\n");
 		return 2;
 	}
 	if (nat && !qubesdb) {
@@ -962,18 +1009,24 @@ int main(int argc, char **argv)
 	on = calloc(cycles, sizeof(double));
 	off = calloc(cycles, sizeof(double));
 	cyc = calloc(cycles, sizeof(double));
-	if (!on || !off || !cyc)
+	on_b = calloc(cycles, sizeof(double));
+	off_b = calloc(cycles, sizeof(double));
+	cyc_b = calloc(cycles, sizeof(double));
+	if (!on || !off || !cyc || !on_b || !off_b || !cyc_b)
 		die("calloc");
 
 	if (empty_static)
 		spawn_row("empty static program (floor)", empty_static, NULL, cycles, cyc);
 	if (empty_dynamic)
 		spawn_row("empty dynamic program (floor)", empty_dynamic, NULL, cycles, cyc);
-	if (version_rows) {
+	if (version_rows && vif_route_before)
+		spawn_rows_vs("vif-route-qubes --version", vif_route, vif_route_before, "--version", cycles, cyc, on);
+	else if (version_rows)
 		spawn_row("vif-route-qubes --version", vif_route, "--version", cycles, cyc);
-		if (dnat)
-			spawn_row("qubes-setup-dnat-to-ns --version", dnat, "--version", cycles, cyc);
-	}
+	if (version_rows && dnat && dnat_before)
+		spawn_rows_vs("qubes-setup-dnat-to-ns --version", dnat, dnat_before, "--version", cycles, cyc, on);
+	else if (version_rows && dnat)
+		spawn_row("qubes-setup-dnat-to-ns --version", dnat, "--version", cycles, cyc);
 
 	xs = start_xenstored();
 	h = xs_open(0);
@@ -1018,21 +1071,43 @@ int main(int argc, char **argv)
 	check_named_netns(NULL, "after offline");
 	if (nat)
 		check_nat(false);
+	if (vif_route_before) {
+		/* The earlier build is checked the same way. */
+		vif_prog = vif_route_before;
+		if (run_vif(TARGET, "online", NULL) < 0)
+			return 1;
+		check_backend();
+		check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online (before)");
+		if (run_vif(TARGET, "offline", NULL) < 0)
+			return 1;
+		check_named_netns(NULL, "after offline (before)");
+		vif_prog = NULL;
+	}
 
 	/* Every cycle (untimed): the target's NAT namespace, and no other
 	 * named namespace, exists after online exactly with --nat, and
 	 * never after offline. */
-	for (unsigned i = 0; i < cycles; i++) {
-		on[i] = run_vif(TARGET, "online", NULL);
-		if (on[i] < 0)
+	for (unsigned i = 0; i < 2 * cycles; i++) {
+		/* With --before, the two builds take turns, each first in
+		 * every other pair: drift of the machine hits both alike. */
+		bool before = vif_route_before && (i % 4 == 1 || i % 4 == 2);
+		unsigned k = vif_route_before ? i / 2 : i;
+		double *o = before ? on_b : on, *f = before ? off_b : off, *c = before ? cyc_b : cyc;
+
+		if (!vif_route_before && i >= cycles)
+			break;
+		vif_prog = before ? vif_route_before : NULL;
+		o[k] = run_vif(TARGET, "online", NULL);
+		if (o[k] < 0)
 			return 1;
 		check_named_netns(nat ? TARGET_NAT_NS : NULL, "after online");
-		off[i] = run_vif(TARGET, "offline", NULL);
-		if (off[i] < 0)
+		f[k] = run_vif(TARGET, "offline", NULL);
+		if (f[k] < 0)
 			return 1;
 		check_named_netns(NULL, "after offline");
-		cyc[i] = on[i] + off[i];
+		c[k] = o[k] + f[k];
 	}
+	vif_prog = NULL;
 	snprintf(label, sizeof(label), "%s, %u other vifs online%s%s%s", backend_name(), others,
 		 conntrack ? ", conntrack in use" : "", qubesdb ? ", keys in QubesDB" : "", nat ? ", NAT mode" : "");
 	{
@@ -1044,6 +1119,14 @@ int main(int argc, char **argv)
 		row(l, off, cycles, vif_rss);
 		snprintf(l, sizeof(l), "**online+offline**, %s", label);
 		row(l, cyc, cycles, vif_rss);
+		if (vif_route_before) {
+			snprintf(l, sizeof(l), "vif-route-qubes online, %s, before", label);
+			row(l, on_b, cycles, before_rss);
+			snprintf(l, sizeof(l), "vif-route-qubes offline, %s, before", label);
+			row(l, off_b, cycles, before_rss);
+			snprintf(l, sizeof(l), "**online+offline**, %s, before", label);
+			row(l, cyc_b, cycles, before_rss);
+		}
 		if (phases) {
 			snprintf(l, sizeof(l), "%s%s", label, qubesdb ? "" : ", keys in xenstore");
 			breakdown = bench_phases(l, cycles);
@@ -1070,5 +1153,8 @@ int main(int argc, char **argv)
 	free(on);
 	free(off);
 	free(cyc);
+	free(on_b);
+	free(off_b);
+	free(cyc_b);
 	return 0;
 }
