@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 
 #include "fw_backend.h"
-#include "linklist.h"
+#include "nl.h"
 #include "nftq.h"
 #include "util.h"
 
@@ -161,14 +161,14 @@ static bool is_vif(const char *name)
 /* The devices the flowtable hooks: every interface but lo. Past the
  * kernel's limit, the uplinks (whatever is not a vif) come first, then the
  * newest vifs (the highest indexes: the one coming online among them). */
-static int list_devices(char ***ret, size_t *ret_n)
+static int list_devices(struct nlr *nl, char ***ret, size_t *ret_n)
 {
-	_cleanup_free_ struct link_name *ifs = NULL;
+	_cleanup_free_ struct nlr_link_name *ifs = NULL;
 	char **names;
 	size_t n = 0, k = 0;
 	int r;
 
-	r = link_names_list(&ifs, &n);
+	r = nlr_link_names(nl, &ifs, &n);
 	if (r < 0)
 		return r;
 	names = calloc(ACCEL_MAX_DEVS + 1, sizeof(*names));
@@ -205,13 +205,13 @@ static void free_devices(char **names)
 	free(names);
 }
 
-static int accel_over_current_devices(struct fw *fw)
+static int accel_over_current_devices(struct fw *fw, struct nlr *nl)
 {
 	char **devs = NULL;
 	size_t n = 0;
 	int r;
 
-	r = list_devices(&devs, &n);
+	r = list_devices(nl, &devs, &n);
 	if (r < 0)
 		return r;
 	r = nftq_accel_recreate(fw->q, (const char *const *)devs, n);
@@ -219,13 +219,13 @@ static int accel_over_current_devices(struct fw *fw)
 	return r;
 }
 
-int fw_accel_recreate(struct fw *fw)
+int fw_accel_recreate(struct fw *fw, struct nlr *nl)
 {
 	int r;
 
 	if (fw->backend != FW_NFTABLES)
 		return -EOPNOTSUPP;
-	r = accel_over_current_devices(fw);
+	r = accel_over_current_devices(fw, nl);
 	if (r != -ENOENT)
 		return r;
 	/* ENOENT is what a kernel without flowtables says, and also what it
@@ -237,7 +237,7 @@ int fw_accel_recreate(struct fw *fw)
 		return -EOPNOTSUPP;
 	if (r < 0)
 		return r;
-	return accel_over_current_devices(fw);
+	return accel_over_current_devices(fw, nl);
 }
 
 const char *fw_antispoof_describe(enum fw_backend backend, int family, bool remove, const char *ifname,

@@ -17,6 +17,8 @@
 #include "addr.h"
 #include "fw.h"
 
+struct nlr;
+
 struct fw;
 
 /* How long an operation waits for the xtables lock, at most. */
@@ -84,7 +86,7 @@ void fw_report_done(struct fw_report *r);
  * to the uplink), as Qubes R4.2+ does on every vif online. An interface
  * that vanishes meanwhile is left out. -EOPNOTSUPP: the kernel has no
  * flowtable support (the old table, if any, stays as it was). */
-int fw_accel_recreate(struct fw *fw);
+int fw_accel_recreate(struct fw *fw, struct nlr *nl);
 
 /* One line for --dry-run, logs and hotplug-error. */
 const char *fw_antispoof_describe(enum fw_backend backend, int family, bool remove, const char *ifname,

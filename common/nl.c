@@ -554,6 +554,80 @@ int nlr_addr_exists(struct nlr *n, int ifindex, const struct ip_addr *a)
 	return r < 0 ? r : q.found;
 }
 
+/* ---- the namespace's links */
+
+struct names_query {
+	struct nlr_link_name *v;
+	size_t n, size;
+	int error;
+};
+
+static void names_reset(void *userdata)
+{
+	struct names_query *q = userdata;
+
+	q->n = 0;
+	q->error = 0;
+}
+
+static void names_msg(const struct nlmsghdr *h, void *userdata)
+{
+	struct names_query *q = userdata;
+	struct nlattr *tb[IFLA_MAX + 1];
+	const struct nlattr *name;
+
+	if (h->nlmsg_type != RTM_NEWLINK || q->error)
+		return;
+	if (nlmsg_parse((struct nlmsghdr *)h, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+		return;
+	name = tb[IFLA_IFNAME];
+	/* A name that is not a terminated string, or too long, is skipped. */
+	if (!name || nla_len(name) < 2 || !memchr(nla_data(name), 0, nla_len(name)) ||
+	    strlen(nla_data(name)) >= sizeof(q->v[0].name))
+		return;
+	if (q->n == q->size) {
+		size_t size = q->size ? q->size * 2 : 64;
+		struct nlr_link_name *v = reallocarray(q->v, size, sizeof(*v));
+
+		if (!v) {
+			q->error = -ENOMEM;
+			return;
+		}
+		q->v = v;
+		q->size = size;
+	}
+	q->v[q->n].ifindex = ((const struct ifinfomsg *)nlmsg_data(h))->ifi_index;
+	strcpy(q->v[q->n].name, nla_data(name));
+	q->n++;
+}
+
+static int by_ifindex(const void *a, const void *b)
+{
+	int x = ((const struct nlr_link_name *)a)->ifindex, y = ((const struct nlr_link_name *)b)->ifindex;
+
+	return x < y ? -1 : x > y;
+}
+
+int nlr_link_names(struct nlr *n, struct nlr_link_name **ret, size_t *ret_n)
+{
+	struct names_query q = {};
+	struct ifinfomsg req = { .ifi_family = AF_UNSPEC };
+	int r;
+
+	r = nlr_dump(n, RTM_GETLINK, &req, sizeof(req), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS, names_reset, names_msg,
+		     &q);
+	if (r == 0)
+		r = q.error;
+	if (r < 0) {
+		free(q.v);
+		return r;
+	}
+	qsort(q.v, q.n, sizeof(*q.v), by_ifindex);
+	*ret = q.v;
+	*ret_n = q.n;
+	return 0;
+}
+
 /* ---- routes */
 
 static int nlr_route_build(int ifindex, const struct ip_addr *dst, uint32_t metric, bool add,

@@ -35,6 +35,17 @@ struct nlr_link {
 };
 
 int nlr_link_get(struct nlr *n, const char *name, struct nlr_link *ret); /* -ENODEV when absent */
+
+struct nlr_link_name {
+	int ifindex;
+	char name[IFNAME_MAX];
+};
+
+/* Every link of the namespace, in ifindex order, from one dump that
+ * leaves the statistics out (most of what the kernel writes per link):
+ * the flowtable step lists them on every online. *ret (free() it) holds
+ * *ret_n entries. */
+int nlr_link_names(struct nlr *n, struct nlr_link_name **ret, size_t *ret_n);
 int nlr_link_set_up(struct nlr *n, int ifindex, bool up);
 /* Link up or down and its interface group, in one request. */
 int nlr_link_set_state(struct nlr *n, int ifindex, bool up, uint32_t group);

@@ -205,7 +205,7 @@ static int do_link(struct apply_ctx *c, const struct action *a, struct done *d)
 
 static int do_accel(struct apply_ctx *c)
 {
-	int r = fw_accel_recreate(c->fw);
+	int r = fw_accel_recreate(c->fw, c->nl);
 
 	if (r == -EOPNOTSUPP) {
 		log_debug("no flowtable support in this kernel: flow offload (table inet qubes-nat-accel) skipped");

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "linklist.h"
 #include "nl.h"
 #include "testlib.h"
 
@@ -541,7 +540,7 @@ END_TEST
 START_TEST(test_link_names_list)
 {
 	struct if_nameindex *ifs;
-	struct link_name *v = NULL;
+	struct nlr_link_name *v = NULL;
 	size_t n = 0, n_ifs = 0;
 	char batch[] = "/tmp/qvt-nl-batch.XXXXXX";
 	int fd = mkstemp(batch);
@@ -555,7 +554,7 @@ START_TEST(test_link_names_list)
 	/* Holes in the index sequence, and a name reused at a higher index. */
 	free(tl_sh("ip link del vif20.0 && ip link del vif300.0 && ip link add vif20.0 type veth peer name c20x"));
 
-	ck_assert_int_eq(link_names_list(&v, &n), 0);
+	ck_assert_int_eq(nlr_link_names(nl, &v, &n), 0);
 	ifs = if_nameindex();
 	ck_assert_ptr_nonnull(ifs);
 	while (ifs[n_ifs].if_index)
