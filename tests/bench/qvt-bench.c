@@ -841,6 +841,20 @@ static void spawn_row(const char *label, const char *path, const char *arg, unsi
 	row(label, v, cycles, rss);
 }
 
+/* The online, offline and online+offline rows of one build's cycles. */
+static void cycle_rows(const char *label, const char *suffix, double *on, double *off, double *cyc, unsigned cycles,
+		       long rss)
+{
+	char l[192];
+
+	snprintf(l, sizeof(l), "vif-route-qubes online, %s%s", label, suffix);
+	row(l, on, cycles, rss);
+	snprintf(l, sizeof(l), "vif-route-qubes offline, %s%s", label, suffix);
+	row(l, off, cycles, rss);
+	snprintf(l, sizeof(l), "**online+offline**, %s%s", label, suffix);
+	row(l, cyc, cycles, rss);
+}
+
 /* spawn_row for ours and, alternately in the same loop, an earlier
  * build's (the row labelled LABEL ", before"). */
 static void spawn_rows_vs(const char *label, const char *path, const char *before, const char *arg, unsigned cycles,
@@ -1113,20 +1127,9 @@ int main(int argc, char **argv)
 	{
 		char l[192];
 
-		snprintf(l, sizeof(l), "vif-route-qubes online, %s", label);
-		row(l, on, cycles, vif_rss);
-		snprintf(l, sizeof(l), "vif-route-qubes offline, %s", label);
-		row(l, off, cycles, vif_rss);
-		snprintf(l, sizeof(l), "**online+offline**, %s", label);
-		row(l, cyc, cycles, vif_rss);
-		if (vif_route_before) {
-			snprintf(l, sizeof(l), "vif-route-qubes online, %s, before", label);
-			row(l, on_b, cycles, before_rss);
-			snprintf(l, sizeof(l), "vif-route-qubes offline, %s, before", label);
-			row(l, off_b, cycles, before_rss);
-			snprintf(l, sizeof(l), "**online+offline**, %s, before", label);
-			row(l, cyc_b, cycles, before_rss);
-		}
+		cycle_rows(label, "", on, off, cyc, cycles, vif_rss);
+		if (vif_route_before)
+			cycle_rows(label, ", before", on_b, off_b, cyc_b, cycles, before_rss);
 		if (phases) {
 			snprintf(l, sizeof(l), "%s%s", label, qubesdb ? "" : ", keys in xenstore");
 			breakdown = bench_phases(l, cycles);

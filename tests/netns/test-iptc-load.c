@@ -73,6 +73,24 @@ static void assert_not_loaded(const char *trace, const char *what)
 		      line_with(trace, "libip6tc", buf, sizeof(buf)));
 }
 
+/* One DNS rewrite under LD_DEBUG=files: its loader trace (free() it); it
+ * must have exited 0. */
+static char *dnat_traced(void)
+{
+	_cleanup_free_ char *err = NULL;
+	char *trace;
+	int r;
+
+	tl_write_file("/tmp/resolv.conf", "nameserver 192.168.1.1\n");
+	tl_write_file("/tmp/resolved.conf", "");
+	ld_debug_begin();
+	r = tl_run(NULL, "%s " DNAT_ARGS " 2>/tmp/dnat.err", tl_prog("SETUP_DNAT_TO_NS"));
+	trace = ld_debug_end();
+	err = tl_slurp("/tmp/dnat.err");
+	ck_assert_msg(r == 0, "exit %d: %s", r, err);
+	return trace;
+}
+
 /* ---- nftables generation: never loaded ------------------------------------ */
 
 START_TEST(test_nft_vif_route)
@@ -100,16 +118,8 @@ END_TEST
 
 START_TEST(test_nft_dnat)
 {
-	_cleanup_free_ char *trace = NULL, *err = NULL, *rules = NULL;
-	int r;
+	_cleanup_free_ char *trace = dnat_traced(), *rules = NULL;
 
-	tl_write_file("/tmp/resolv.conf", "nameserver 192.168.1.1\n");
-	tl_write_file("/tmp/resolved.conf", "");
-	ld_debug_begin();
-	r = tl_run(NULL, "%s " DNAT_ARGS " 2>/tmp/dnat.err", tl_prog("SETUP_DNAT_TO_NS"));
-	trace = ld_debug_end();
-	err = tl_slurp("/tmp/dnat.err");
-	ck_assert_msg(r == 0, "exit %d: %s", r, err);
 	rules = tl_sh("nft list chain ip qubes dnat-dns | grep -c 'dnat to' || true");
 	ck_assert_str_eq(rules, "4\n");
 	assert_not_loaded(trace, "qubes-setup-dnat-to-ns");
@@ -140,17 +150,9 @@ END_TEST
 
 START_TEST(test_xtables_dnat)
 {
-	_cleanup_free_ char *trace = NULL, *err = NULL, *rules = NULL;
+	_cleanup_free_ char *trace = dnat_traced(), *rules = NULL;
 	char buf[256];
-	int r;
 
-	tl_write_file("/tmp/resolv.conf", "nameserver 192.168.1.1\n");
-	tl_write_file("/tmp/resolved.conf", "");
-	ld_debug_begin();
-	r = tl_run(NULL, "%s " DNAT_ARGS " 2>/tmp/dnat.err", tl_prog("SETUP_DNAT_TO_NS"));
-	trace = ld_debug_end();
-	err = tl_slurp("/tmp/dnat.err");
-	ck_assert_msg(r == 0, "exit %d: %s", r, err);
 	rules = tl_sh("iptables-legacy-save -t nat | grep -c -- '-A PR-QBS .* -j DNAT' || true");
 	ck_assert_str_eq(rules, "4\n");
 	/* The DNS rules are IPv4 only: libip6tc is not needed at all. */
